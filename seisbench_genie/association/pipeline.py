@@ -1,0 +1,343 @@
+"""The association pipeline: windows -> source field -> peaks -> association -> location.
+
+Works in the local km frame of a bound travel-time backend. Inputs are a normalised pick table
+(see :func:`seisbench_genie.picks.pick_table` and :func:`~seisbench_genie.picks.match_stations`);
+outputs are event and assignment tables, still in the local frame (the model class converts
+them to geographic coordinates and an ObsPy Catalog).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seisbench_genie.association.assignment import competitive_assignment
+from seisbench_genie.association.detection import (
+    candidate_windows,
+    field_peaks,
+    source_field,
+    suppress_duplicates,
+)
+from seisbench_genie.location import locate
+from seisbench_genie.nn.candidates import association_candidates, travel_times_within
+from seisbench_genie.nn.features import PickIndex, window_features
+from seisbench_genie.nn.graphs import build_region_graph, source_nodes
+from seisbench_genie.nn.network import GENIENetwork
+
+
+@dataclass(frozen=True)
+class Region:
+    """Search volume in the local frame (km): x, y ranges and depth range (positive down)."""
+
+    x_km: tuple[float, float]
+    y_km: tuple[float, float]
+    depth_km: tuple[float, float]
+
+    def bounds(self) -> tuple[tuple[float, float], ...]:
+        return (self.x_km, self.y_km, self.depth_km)
+
+
+@dataclass(frozen=True)
+class AssociationParams:
+    """Parameters of one association run (see :meth:`seisbench_genie.GENIE.classify`).
+
+    Attributes
+    ----------
+    detection_threshold : float
+        Minimum source likelihood of a detection (0-1).
+    association_threshold : float
+        Minimum P or S association probability of a pick (0-1).
+    min_picks : int
+        Minimum picks per event.
+    min_p_and_s_stations : int
+        Minimum stations with both P and S picks per event.
+    batch_size : int
+        Windows evaluated per network call.
+    chunk_s : float
+        Candidates are associated in blocks of this many seconds of origin time.
+    progress : bool
+        Show progress bars.
+    """
+
+    detection_threshold: float = 0.3
+    association_threshold: float = 0.3
+    min_picks: int = 10
+    min_p_and_s_stations: int = 0
+    batch_size: int = 64
+    chunk_s: float = 600.0
+    progress: bool = False
+
+
+EVENT_COLUMNS = ["event_idx", "time", "x_km", "y_km", "depth_km", "horizontal_uncertainty_km",
+                 "depth_uncertainty_km", "time_uncertainty_s", "n_picks", "n_stations",
+                 "score", "rms_s"]
+ASSIGNMENT_COLUMNS = ["pick_idx", "event_idx", "phase", "probability", "residual_s"]
+
+
+def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (pd.DataFrame({c: pd.Series(dtype=float) for c in EVENT_COLUMNS}),
+            pd.DataFrame({c: pd.Series(dtype=float) for c in ASSIGNMENT_COLUMNS}))
+
+
+class _Context:
+    """Everything tied to one region and one pick set."""
+
+    def __init__(self, network: GENIENetwork, bound, region: Region, picks: pd.DataFrame):
+        sc = network.scale
+        self.network, self.bound, self.region, self.scale = network, bound, region, sc
+        sta = bound.station_xyz_km.to(torch.float64).numpy()
+        nodes = source_nodes(region.x_km, region.y_km, region.depth_km, sc.node_spacing_km,
+                             sc.node_spacing_km * sc.depth_spacing_factor)
+        self.graph = build_region_graph(sta, nodes, sc)
+        src = self.graph.source_xyz[self.graph.pair_source].to(torch.float64)
+        with torch.no_grad():
+            self.tp = bound.pair_times(src, self.graph.pair_station, "P").float()
+            self.ts = bound.pair_times(src, self.graph.pair_station, "S").float()
+        self.t_ref = float(np.floor(picks["time"].min()))
+        self.pick_station = torch.as_tensor(picks["station_index"].to_numpy(), dtype=torch.long)
+        self.pick_time = torch.as_tensor(picks["time"].to_numpy() - self.t_ref,
+                                         dtype=torch.float64)
+        self.pick_phase = torch.as_tensor((picks["phase"] == "S").to_numpy(), dtype=torch.long)
+        self.pick_idx = picks["pick_idx"].to_numpy()
+        self.index = PickIndex(self.pick_station, self.pick_time, self.pick_phase)
+        self.max_travel_s = float(self.ts.max()) if self.ts.numel() else 0.0
+
+
+def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.DataFrame,
+                    params: AssociationParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Associate a normalised pick table.
+
+    Parameters
+    ----------
+    network
+        Trained :class:`~seisbench_genie.nn.GENIENetwork` (eval mode).
+    bound
+        Travel-time backend bound to the stations (local frame).
+    region
+        Search volume (local km).
+    picks
+        Columns ``pick_idx``, ``station_index``, ``phase`` ("P"/"S"), ``time`` (POSIX s).
+    params
+        Association parameters.
+
+    Returns
+    -------
+    events, assignments : pandas.DataFrame
+        Events with ``x_km``, ``y_km`` (local frame) and the other columns of
+        :data:`EVENT_COLUMNS`; assignments with :data:`ASSIGNMENT_COLUMNS`.
+
+    Examples
+    --------
+    >>> # see seisbench_genie.GENIE.classify, which wraps this function
+    """
+    if len(picks) == 0 or picks["station_index"].nunique() < 2:
+        return _empty()
+    network.eval()
+    ctx = _Context(network, bound, region, picks)
+    sc = network.scale
+    step = sc.window_step_s
+    # 1. Windows whose back-projected picks could make an event.
+    t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
+    t_end = float(ctx.pick_time.max())
+    n_windows = int(np.ceil((t_end - t_start) / step)) + 1
+    min_count = max(3, params.min_picks // 2)
+    keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,
+                             t_start, n_windows, step, min_count)
+    kept = torch.nonzero(keep).squeeze(1)
+    if kept.numel() == 0:
+        return _empty()
+    times = t_start + kept.to(torch.float64) * step
+    # 2. Source likelihood on the kept windows.
+    field_kept = source_field(network, ctx.graph, ctx.index, ctx.tp, ctx.ts, times,
+                              params.batch_size, params.progress)
+    field = torch.zeros(n_windows, ctx.graph.n_sources)
+    field[kept] = field_kept
+    # 3. Peaks in space and time, then duplicates removed.
+    nbrs = ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1) \
+        if ctx.graph.source_edges.shape[1] else torch.zeros(ctx.graph.n_sources, 0, dtype=torch.long)
+    w, n, score = field_peaks(field, nbrs, params.detection_threshold)
+    if w.numel() == 0:
+        return _empty()
+    src_xyz = ctx.graph.source_xyz[n].to(torch.float64)
+    origin = t_start + w.to(torch.float64) * step
+    origin = origin + _parabolic_offset(field, w, n) * step
+    keep_idx = suppress_duplicates(src_xyz.numpy(), origin.numpy(), score.numpy(),
+                                   radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
+    src_xyz, origin, score = src_xyz[keep_idx], origin[keep_idx], score[keep_idx]
+    # 4. Refine through the continuous field, associate, locate, associate again.
+    src_xyz = _refine(ctx, src_xyz, origin)
+    links = _associate(ctx, src_xyz, origin, params, tolerance_s=2.0 * sc.kernel_s)
+    src_xyz, origin = _relocate(ctx, src_xyz, origin, links, params)
+    links = _associate(ctx, src_xyz, origin, params, tolerance_s=sc.kernel_s)
+    links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
+    if links.empty:
+        return _empty()
+    return _finalise(ctx, src_xyz, origin, score, links, params)
+
+
+def _parabolic_offset(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """Sub-window offset of each peak from a parabola through its three windows."""
+    lo = field[(w - 1).clamp(min=0), n]
+    hi = field[(w + 1).clamp(max=field.shape[0] - 1), n]
+    mid = field[w, n]
+    denom = lo - 2 * mid + hi
+    off = torch.where(denom < -1e-6, 0.5 * (lo - hi) / denom, torch.zeros_like(mid))
+    return off.clamp(-0.5, 0.5).to(torch.float64)
+
+
+@torch.no_grad()
+def _embed(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, batch: int = 64
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network embedding and field logit at (xyz, origin) for each source (the window of
+    each source starts at its own origin time)."""
+    uniq, inv = torch.unique(origin, return_inverse=True)
+    embs = torch.zeros(len(xyz), ctx.network.hidden)
+    logits = torch.zeros(len(xyz))
+    for i in range(0, len(uniq), batch):
+        sel_w = uniq[i:i + batch]
+        feats = window_features(ctx.index, sel_w, ctx.graph.pair_station, ctx.tp, ctx.ts,
+                                ctx.scale.kernel_s)
+        latent = ctx.network.encode(feats, ctx.graph)
+        rows = torch.nonzero((inv >= i) & (inv < i + batch)).squeeze(1)
+        lg, emb = ctx.network.query_field(latent, ctx.graph, inv[rows] - i,
+                                          xyz[rows].float())
+        embs[rows], logits[rows] = emb, lg
+    return embs, logits
+
+
+def _refine(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
+    """Move each detection to the best of a small lattice of queries of the continuous field."""
+    h = 0.5 * ctx.scale.node_spacing_km
+    offs = torch.tensor([[a, b, c] for a in (-h, 0, h) for b in (-h, 0, h)
+                         for c in (-h, 0, h)], dtype=torch.float64)
+    k = len(offs)
+    cand = (xyz[:, None, :] + offs[None]).reshape(-1, 3)
+    lo = torch.tensor([b[0] for b in ctx.region.bounds()], dtype=torch.float64)
+    hi = torch.tensor([b[1] for b in ctx.region.bounds()], dtype=torch.float64)
+    cand = torch.maximum(torch.minimum(cand, hi), lo)
+    _, logit = _embed(ctx, cand, origin.repeat_interleave(k))
+    best = logit.reshape(-1, k).argmax(dim=1)
+    return cand.reshape(-1, k, 3)[torch.arange(len(xyz)), best]
+
+
+def _associate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor,
+               params: AssociationParams, tolerance_s: float) -> pd.DataFrame:
+    """Association probabilities of picks for each source, in time blocks; returns links
+    above the association threshold (source, pick row, station, phase, probability)."""
+    net, sc = ctx.network, ctx.scale
+    emb, _ = _embed(ctx, xyz, origin)
+    order = torch.argsort(origin)
+    rows = []
+    block = max(1, int(params.chunk_s / sc.window_step_s))
+    for i in range(0, len(order), block):
+        sel = order[i:i + block]
+        tp, ts, dist = travel_times_within(ctx.bound, xyz[sel], sc.max_distance_km)
+        t_lo = float(origin[sel].min()) - tolerance_s
+        finite = ts[torch.isfinite(ts)]
+        latest = float(finite.max()) if finite.numel() else 0.0
+        t_hi = float(origin[sel].max()) + latest + tolerance_s
+        a = int(torch.searchsorted(ctx.pick_time, torch.tensor(t_lo, dtype=torch.float64)))
+        b = int(torch.searchsorted(ctx.pick_time, torch.tensor(t_hi, dtype=torch.float64),
+                                   right=True))
+        if b <= a:
+            continue
+        cand = association_candidates(origin[sel], tp, ts, dist, ctx.pick_station[a:b],
+                                      ctx.pick_time[a:b], ctx.pick_phase[a:b], sc, tolerance_s)
+        if cand.pick.numel() == 0:
+            continue
+        e = emb[sel]
+        ctx_g = torch.cat([e[cand.group_source], (cand.group_distance / sc.length_km)[:, None]],
+                          -1)
+        with torch.no_grad():
+            prob = net.associate(e[cand.source], cand.features, cand.group, ctx_g)
+        best_phase = prob.argmax(dim=1)
+        best = prob.max(dim=1).values
+        ok = best >= params.association_threshold
+        rows.append(pd.DataFrame({
+            "source": sel[cand.source[ok]].numpy(), "pick": (cand.pick[ok] + a).numpy(),
+            "station": ctx.pick_station[a:b][cand.pick[ok]].numpy(),
+            "phase": best_phase[ok].numpy(), "probability": best[ok].numpy(),
+        }))
+    if not rows:
+        return pd.DataFrame({"source": [], "pick": [], "station": [], "phase": [],
+                             "probability": []}).astype({"source": int, "pick": int})
+    return pd.concat(rows, ignore_index=True)
+
+
+def _relocate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, links: pd.DataFrame,
+              params: AssociationParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Locate sources with their provisional picks (best source per pick); sources with too
+    few picks keep the network's estimate."""
+    if links.empty:
+        return xyz, origin
+    best = links.sort_values("probability", ascending=False).drop_duplicates("pick")
+    counts = best["source"].value_counts()
+    best = best[best["source"].isin(counts[counts >= 4].index)]
+    if best.empty:
+        return xyz, origin
+    ev = torch.as_tensor(best["source"].to_numpy(), dtype=torch.long)
+    res = locate(ctx.bound, xyz, origin, ev,
+                 torch.as_tensor(best["station"].to_numpy(), dtype=torch.long),
+                 torch.as_tensor(best["phase"].to_numpy(), dtype=torch.long),
+                 ctx.pick_time[torch.as_tensor(best["pick"].to_numpy())],
+                 torch.as_tensor(best["probability"].to_numpy()),
+                 bounds_km=_location_bounds(ctx))
+    moved = torch.zeros(len(xyz), dtype=torch.bool)
+    moved[ev] = True
+    # A relocation that runs away from the network's estimate is not trusted.
+    far = (res.xyz_km - xyz).norm(dim=1) > 2.0 * ctx.scale.node_spacing_km
+    use = moved & ~far
+    return torch.where(use[:, None], res.xyz_km, xyz), torch.where(use, res.origin_s, origin)
+
+
+def _location_bounds(ctx: _Context) -> tuple[tuple[float, float], ...]:
+    r = ctx.region
+    pad = ctx.scale.node_spacing_km
+    return ((r.x_km[0] - pad, r.x_km[1] + pad), (r.y_km[0] - pad, r.y_km[1] + pad),
+            (max(0.0, r.depth_km[0]), r.depth_km[1]))
+
+
+def _finalise(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, score: torch.Tensor,
+              links: pd.DataFrame, params: AssociationParams
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    sources = np.sort(links["source"].unique())
+    remap = np.full(len(xyz), -1)
+    remap[sources] = np.arange(len(sources))
+    ev = torch.as_tensor(remap[links["source"].to_numpy()], dtype=torch.long)
+    sta = torch.as_tensor(links["station"].to_numpy(), dtype=torch.long)
+    ph = torch.as_tensor(links["phase"].to_numpy(), dtype=torch.long)
+    t = ctx.pick_time[torch.as_tensor(links["pick"].to_numpy())]
+    idx = torch.as_tensor(sources)
+    res = locate(ctx.bound, xyz[idx], origin[idx], ev, sta, ph, t,
+                 torch.as_tensor(links["probability"].to_numpy()),
+                 bounds_km=_location_bounds(ctx))
+    n_picks = np.bincount(ev.numpy(), minlength=len(sources))
+    n_stations = links.assign(e=ev.numpy()).groupby("e")["station"].nunique() \
+        .reindex(range(len(sources)), fill_value=0).to_numpy()
+    events = pd.DataFrame({
+        "event_idx": np.arange(len(sources)),
+        "time": res.origin_s.numpy() + ctx.t_ref,
+        "x_km": res.xyz_km[:, 0].numpy(), "y_km": res.xyz_km[:, 1].numpy(),
+        "depth_km": res.xyz_km[:, 2].numpy(),
+        "horizontal_uncertainty_km": res.horizontal_uncertainty_km.numpy(),
+        "depth_uncertainty_km": res.depth_uncertainty_km.numpy(),
+        "time_uncertainty_s": res.time_uncertainty_s.numpy(),
+        "n_picks": n_picks, "n_stations": n_stations,
+        "score": score[idx].numpy().astype(float), "rms_s": res.rms_s.numpy(),
+    })
+    order = np.argsort(events["time"].to_numpy(), kind="stable")
+    new_id = np.empty(len(order), dtype=int)
+    new_id[order] = np.arange(len(order))
+    events = events.iloc[order].reset_index(drop=True)
+    events["event_idx"] = np.arange(len(events))
+    assignments = pd.DataFrame({
+        "pick_idx": ctx.pick_idx[links["pick"].to_numpy()],
+        "event_idx": new_id[ev.numpy()],
+        "phase": np.where(ph.numpy() == 1, "S", "P"),
+        "probability": links["probability"].to_numpy().astype(float),
+        "residual_s": res.residual_s.numpy(),
+    }).sort_values(["event_idx", "pick_idx"]).reset_index(drop=True)
+    return events, assignments

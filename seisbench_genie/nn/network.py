@@ -1,0 +1,210 @@
+"""The GENIE network: product-graph aggregation, read-in to the source graph, spatial
+aggregation, a source-likelihood decoder queryable anywhere, and the association head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seisbench_genie.nn.config import ModelScale
+from seisbench_genie.nn.graphs import RegionGraph
+from seisbench_genie.nn.layers import (
+    EdgeConv,
+    MeanConv,
+    ProductReadIn,
+    QueryAttention,
+    StationCompetition,
+    mlp,
+)
+
+N_FEATURES = 4
+N_ASSOC_FEATURES = 8
+
+
+def _batched_edges(edges: torch.Tensor, n_nodes: int, batch: int) -> torch.Tensor:
+    shift = (torch.arange(batch, device=edges.device) * n_nodes).repeat_interleave(edges.shape[1])
+    return edges.repeat(1, batch) + shift
+
+
+class GENIENetwork(nn.Module):
+    """Graph network for phase association (after McBrearty & Beroza 2023).
+
+    Parameters
+    ----------
+    scale
+        Model scale (lengths and times that make the weights transferable).
+    hidden
+        Width of the hidden layers.
+
+    Examples
+    --------
+    >>> from seisbench_genie.nn.config import ModelScale
+    >>> net = GENIENetwork(ModelScale("t", 50.0, 25.0, (0, 30), 150.0, 2.0, 2.0))
+    >>> sum(p.numel() for p in net.parameters()) < 300_000
+    True
+    """
+
+    def __init__(self, scale: ModelScale, hidden: int = 32):
+        super().__init__()
+        self.scale = scale
+        self.hidden = hidden
+        c = hidden
+        self.embed = mlp(N_FEATURES + 3, c, c)
+        self.product_station_1 = MeanConv(c + N_FEATURES, c)
+        self.product_source_1 = MeanConv(c + N_FEATURES, c)
+        self.product_station_2 = MeanConv(c + N_FEATURES, c)
+        self.product_source_2 = MeanConv(c + N_FEATURES, c)
+        self.read_in = ProductReadIn(c + N_FEATURES, c, norm=scale.k_pairs)
+        self.spatial_1 = EdgeConv(c, c)
+        self.spatial_2 = EdgeConv(c, c)
+        self.spatial_3 = EdgeConv(c, c)
+        self.node_head = mlp(c, c, 1)
+        self.query = QueryAttention(c)
+        self.query_head = mlp(c, c, 1)
+        self.assoc = mlp(c + N_ASSOC_FEATURES, c, 2)
+        self.compete_p = StationCompetition(c + 1)
+        self.compete_s = StationCompetition(c + 1)
+
+    # ------------------------------------------------------------------ source branch
+    def encode(self, features: torch.Tensor, graph: RegionGraph) -> torch.Tensor:
+        """Latent source field.
+
+        Parameters
+        ----------
+        features
+            (B, E, 4) product-graph features of B windows.
+        graph
+            The region's graphs.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, N, C) latent per window and source node.
+        """
+        b, e, _ = features.shape
+        n = graph.n_sources
+        adj_sta, adj_src, readin = self._adjacency(graph)
+        x = features.transpose(0, 1)  # (E, B, 4)
+        off = graph.pair_offset[:, None, :].expand(e, b, 3)
+        h = self.embed(torch.cat([x, off], dim=-1))
+        h = self.product_station_1(torch.cat([h, x], -1), adj_sta)
+        h = self.product_source_1(torch.cat([h, x], -1), adj_src)
+        h = self.product_station_2(torch.cat([h, x], -1), adj_sta)
+        h = self.product_source_2(torch.cat([h, x], -1), adj_src)
+        z = self.read_in(torch.cat([h, x], -1), graph.pair_offset, readin)  # (N, B, C)
+        neighbours, offsets = self._source_knn(graph)
+        if neighbours is not None:
+            z = self.spatial_1.forward_knn(z, neighbours, offsets)
+            z = self.spatial_2.forward_knn(z, neighbours, offsets)
+            z = self.spatial_3.forward_knn(z, neighbours, offsets)
+            return z.transpose(0, 1)
+        z = z.transpose(0, 1).reshape(b * n, -1)
+        s_edges = _batched_edges(graph.source_edges, n, b)
+        s_attr = graph.source_edge_offset.repeat(b, 1)
+        z = self.spatial_1(z, s_edges, s_attr)
+        z = self.spatial_2(z, s_edges, s_attr)
+        z = self.spatial_3(z, s_edges, s_attr)
+        return z.reshape(b, n, -1)
+
+    @staticmethod
+    def _source_knn(graph: RegionGraph) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The source graph as (N, k) neighbour table when every node has k in-edges, listed
+        node by node (as :func:`~seisbench_genie.nn.graphs.knn_edges` builds it)."""
+        n, e = graph.n_sources, graph.source_edges.shape[1]
+        if e == 0 or e % n:
+            return None, None
+        k = e // n
+        dst = graph.source_edges[1].reshape(n, k)
+        if not bool((dst == torch.arange(n, device=dst.device)[:, None]).all()):
+            return None, None
+        return graph.source_edges[0].reshape(n, k), graph.source_edge_offset.reshape(n, k, 3)
+
+    def _adjacency(self, graph: RegionGraph) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sparse adjacencies of ``graph``, cached on the graph object."""
+        if "adjacency" not in graph.cache:
+            graph.cache["adjacency"] = (graph.product_adjacency("station"),
+                                        graph.product_adjacency("source"),
+                                        graph.readin_adjacency())
+        return graph.cache["adjacency"]
+
+    def node_logits(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, N) logits of the source likelihood at the source nodes."""
+        return self.node_head(latent).squeeze(-1)
+
+    def query_field(self, latent: torch.Tensor, graph: RegionGraph, window: torch.Tensor,
+                    query_xyz: torch.Tensor, k: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+        """Source likelihood (logits) and embedding at arbitrary points.
+
+        Parameters
+        ----------
+        latent
+            (B, N, C) output of :meth:`encode`.
+        graph
+            The region's graphs.
+        window
+            (Q,) window index of each query.
+        query_xyz
+            (Q, 3) query positions (km, z = depth).
+        k
+            Source nodes attended to.
+
+        Returns
+        -------
+        logits, embedding : torch.Tensor
+            (Q,) and (Q, C).
+        """
+        k = min(k, graph.n_sources)
+        d = torch.cdist(query_xyz, graph.source_xyz)
+        nearest = d.topk(k, largest=False).indices  # (Q, k)
+        z = latent[window[:, None], nearest]  # (Q, k, C)
+        off = (query_xyz[:, None, :] - graph.source_xyz[nearest]) / self.scale.length_km
+        emb = self.query(z, off)
+        return self.query_head(emb).squeeze(-1), emb
+
+    # ------------------------------------------------------------------ association branch
+    def associate(self, embedding: torch.Tensor, assoc_features: torch.Tensor,
+                  group: torch.Tensor, group_embedding: torch.Tensor) -> torch.Tensor:
+        """P and S association probabilities for (source, pick) candidates.
+
+        Parameters
+        ----------
+        embedding
+            (K, C) source embedding of each candidate's source.
+        assoc_features
+            (K, 8) see :func:`seisbench_genie.nn.association_features`.
+        group
+            (K,) index of the candidate's (source, station) group.
+        group_embedding
+            (G, C + 1) context of each group (source embedding and scaled distance).
+
+        Returns
+        -------
+        torch.Tensor
+            (K, 2) probabilities that the pick is this source's P / S arrival; within a group
+            they sum to at most one per phase, the rest going to "no arrival".
+        """
+        logits = self.assoc(torch.cat([embedding, assoc_features], dim=-1))
+        p = self.compete_p(logits[:, 0], group, group_embedding)
+        s = self.compete_s(logits[:, 1], group, group_embedding)
+        return torch.stack([p, s], dim=-1)
+
+
+def association_features(residual_p_s: torch.Tensor, residual_s_s: torch.Tensor,
+                         travel_p_s: torch.Tensor, pick_phase: torch.Tensor,
+                         scale: ModelScale) -> torch.Tensor:
+    """Inputs of the association head for (source, pick) candidates.
+
+    Residuals are observed minus predicted arrival (s). Returns (K, 8): residuals scaled by
+    the kernel width and by a travel-time-dependent tolerance, their signs through the raw
+    scaled values, the travel time relative to the largest moveout, and the pick's phase
+    label one-hot.
+    """
+    tol = 0.5 + 0.02 * travel_p_s.abs()
+    tmax = scale.max_distance_km / 6.0
+    return torch.stack([
+        residual_p_s / scale.kernel_s, residual_s_s / scale.kernel_s,
+        residual_p_s / tol, residual_s_s / (1.7 * tol),
+        torch.exp(-0.5 * (residual_p_s / tol) ** 2), torch.exp(-0.5 * (residual_s_s / (1.7 * tol)) ** 2),
+        travel_p_s / tmax,
+        pick_phase.to(residual_p_s.dtype),
+    ], dim=-1)

@@ -1,0 +1,21 @@
+"""Synthetic pick data: benchmark scenarios (Puente et al. 2025) and GENIE training days."""
+
+from seisbench_genie.synthetic.scenarios import (
+    SCENARIOS,
+    Scenario,
+    ScenarioSpec,
+    crustal_stations,
+    load_velocity_model,
+    make_scenario,
+    subduction_stations,
+)
+
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "ScenarioSpec",
+    "crustal_stations",
+    "load_velocity_model",
+    "make_scenario",
+    "subduction_stations",
+]

@@ -1,0 +1,151 @@
+"""Typed training configuration, loadable from YAML or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from seisbench_genie.nn.config import ModelScale
+from seisbench_genie.synthetic.scenarios import load_velocity_model
+from seisbench_genie.synthetic.training import SyntheticDayConfig
+from seisbench_genie.traveltimes import validate_velocity_model
+
+
+@dataclass
+class TrainingConfig:
+    """Everything a training run needs; the trainer checks it before any work starts.
+
+    Parameters
+    ----------
+    name
+        Model name (weights are written as ``<name>.pt.v<version>``).
+    scale
+        :class:`~seisbench_genie.nn.ModelScale` of the model.
+    generator
+        :class:`~seisbench_genie.synthetic.training.SyntheticDayConfig`.
+    velocity_model
+        Base 1-D model the random models are drawn around: a shipped name
+        (``"hadley_kanamori"``, ``"graeber_asch"``) or a CSV path with depth_km, vp, vs.
+    n_velocity_models
+        Random velocity models (travel-time tables are built once and cached).
+    table_max_distance_km, table_max_depth_km
+        Extent of the training travel-time tables (km).
+    hidden
+        Hidden width of the network.
+    steps
+        Optimiser steps.
+    samples_per_step
+        Samples whose gradients are accumulated per step.
+    learning_rate
+        Initial Adam learning rate (cosine decay to 10 %).
+    seed
+        Seed of the generator and of the weights.
+    checkpoint_every
+        Steps between checkpoints.
+    max_minutes
+        Wall-clock budget; training stops early (and says so) when reached.
+    validation_days
+        Held-out synthetic stretches scored with event F1 at the end.
+    version
+        Weight version string.
+    docstring
+        Description stored with the weights.
+
+    Examples
+    --------
+    >>> cfg = TrainingConfig.from_dict({"name": "toy", "scale": {"name": "toy",
+    ...     "length_km": 50, "node_spacing_km": 25, "depth_km": [0, 30],
+    ...     "max_distance_km": 150, "kernel_s": 3, "window_step_s": 3}})
+    >>> cfg.scale.length_km
+    50
+    """
+
+    name: str
+    scale: ModelScale
+    generator: SyntheticDayConfig = field(default_factory=SyntheticDayConfig)
+    velocity_model: str = "hadley_kanamori"
+    n_velocity_models: int = 6
+    table_max_distance_km: float = 700.0
+    table_max_depth_km: float = 60.0
+    hidden: int = 24
+    steps: int = 3000
+    samples_per_step: int = 2
+    learning_rate: float = 2e-3
+    seed: int = 0
+    checkpoint_every: int = 200
+    max_minutes: float = 55.0
+    validation_days: int = 2
+    version: str = "1"
+    docstring: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or "." in self.name or "/" in self.name:
+            raise ValueError(f"name: must be a plain non-empty name, got {self.name!r}")
+        for f in ("n_velocity_models", "hidden", "steps", "samples_per_step",
+                  "checkpoint_every"):
+            if int(getattr(self, f)) <= 0:
+                raise ValueError(f"{f}: must be > 0, got {getattr(self, f)}")
+        for f in ("learning_rate", "max_minutes", "table_max_distance_km",
+                  "table_max_depth_km"):
+            if not float(getattr(self, f)) > 0:
+                raise ValueError(f"{f}: must be > 0, got {getattr(self, f)}")
+        if self.validation_days < 0:
+            raise ValueError(f"validation_days: must be >= 0, got {self.validation_days}")
+        g, s = self.generator, self.scale
+        if s.depth_km[1] > self.table_max_depth_km:
+            raise ValueError(f"table_max_depth_km ({self.table_max_depth_km}) is shallower than "
+                             f"scale.depth_km {s.depth_km}")
+        if s.max_distance_km > self.table_max_distance_km:
+            raise ValueError("table_max_distance_km must be >= scale.max_distance_km")
+        spacing = g.aperture_km[0] / max(1.0, g.n_stations[1] ** 0.5)
+        if g.detection_radius_km[1] < spacing:
+            raise ValueError(
+                f"generator.detection_radius_km {g.detection_radius_km} is smaller than the "
+                f"station spacing (~{spacing:.0f} km): no event would reach two stations")
+        if g.detection_radius_km[1] > s.max_distance_km:
+            raise ValueError("generator.detection_radius_km exceeds scale.max_distance_km")
+        self.base_velocity_model()  # validates
+
+    def base_velocity_model(self) -> pd.DataFrame:
+        """The base 1-D model (validated)."""
+        if self.velocity_model in ("hadley_kanamori", "graeber_asch"):
+            return load_velocity_model(self.velocity_model)
+        path = Path(self.velocity_model)
+        if not path.is_file():
+            raise ValueError(f"velocity_model: {self.velocity_model!r} is neither a shipped "
+                             "model name nor a CSV file")
+        return validate_velocity_model(pd.read_csv(path))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["scale"] = self.scale.to_dict()
+        d["generator"] = self.generator.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainingConfig:
+        """Build from a plain dict (unknown keys raise ``ValueError``)."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"training config: unknown field(s) {sorted(unknown)}")
+        d = dict(d)
+        if "scale" not in d or "name" not in d:
+            raise ValueError("training config: 'name' and 'scale' are required")
+        d["scale"] = ModelScale.from_dict(d["scale"])
+        d["generator"] = SyntheticDayConfig.from_dict(d.get("generator", {}))
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainingConfig:
+        """Load from a ``.yaml``/``.yml`` or ``.json`` file."""
+        path = Path(path)
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        return cls.from_dict(data)

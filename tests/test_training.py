@@ -1,0 +1,102 @@
+"""Training configuration, the synthetic generator and the trainer (tiny runs)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seisbench_genie.training import TrainingConfig, get_trainer
+
+TINY = {
+    "name": "tiny",
+    "scale": {"name": "tiny", "length_km": 50.0, "node_spacing_km": 40.0, "depth_km": [0, 30],
+              "max_distance_km": 100.0, "kernel_s": 3.0, "window_step_s": 3.0, "k_pairs": 6},
+    "generator": {"n_stations": [6, 8], "aperture_km": [60.0, 80.0], "segment_s": 60.0,
+                  "detection_radius_km": [40.0, 90.0], "n_windows": 2, "n_queries": 8,
+                  "n_association_sources": 2},
+    "n_velocity_models": 1, "table_max_distance_km": 120.0, "table_max_depth_km": 35.0,
+    "hidden": 8, "steps": 3, "checkpoint_every": 1, "validation_days": 0, "seed": 3,
+}
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEISBENCH_GENIE_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"generator": {**TINY["generator"], "n_stations": [0, 0]}}, "n_stations"),
+    ({"scale": {**TINY["scale"], "depth_km": [30, 0]}}, "depth_km"),
+    ({"generator": {**TINY["generator"], "event_rate_per_hour": [-1.0, 5.0]}},
+     "event_rate_per_hour"),
+    ({"generator": {**TINY["generator"], "detection_radius_km": [1.0, 2.0]}},
+     "detection_radius_km"),
+    ({"steps": 0}, "steps"),
+    ({"velocity_model": "no_such_model"}, "velocity_model"),
+    ({"bogus": 1}, "bogus"),
+])
+def test_inconsistent_config_is_refused_naming_the_field(change, field):
+    with pytest.raises(ValueError, match=field):
+        TrainingConfig.from_dict({**TINY, **change})
+
+
+def test_config_files_load(tmp_path):
+    for name in ("crustal", "subduction"):
+        cfg = TrainingConfig.from_file(f"pretrained/{name}.yaml")
+        assert cfg.name == name
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(TINY))
+    assert TrainingConfig.from_file(path).hidden == 8
+
+
+def test_generator_labels_and_shapes():
+    from seisbench_genie.synthetic.training import TrainingGenerator
+    from seisbench_genie.traveltimes import get
+
+    cfg = TrainingConfig.from_dict({**TINY, "generator": {**TINY["generator"], "n_windows": 4,
+                                                          "event_rate_per_hour": [200, 200]}})
+    gen = TrainingGenerator(cfg.scale, cfg.generator, [get("homogeneous")], seed=0)
+    s = gen.sample()
+    assert s.features.shape == (4, s.graph.n_pairs, 4)
+    assert s.node_labels.shape == (4, s.graph.n_sources)
+    assert float(s.node_labels.max()) <= 1.0 and float(s.node_labels.min()) >= 0.0
+    assert set(torch.unique(s.assoc_labels).tolist()) <= {0.0, 1.0}
+    # same seed, same sample
+    s2 = TrainingGenerator(cfg.scale, cfg.generator, [get("homogeneous")], seed=0).sample()
+    assert torch.equal(s.features, s2.features)
+
+
+def test_trainer_entry_point_checkpoint_resume_and_export(tmp_path):
+    trainer_cls = get_trainer("synthetic")
+    out = tmp_path / "run"
+    cfg5 = TrainingConfig.from_dict({**TINY, "steps": 5})
+    path = trainer_cls(cfg5, out, progress=False, threads=1).fit(max_steps=3)
+    assert (out / "checkpoint.pt").is_file() and (out / "history.csv").is_file()
+    meta = json.loads((out / "tiny.json.v1").read_text())
+    assert meta["scale"]["name"] == "tiny" and meta["training"]["steps"] == 3
+    assert meta["velocity_model_type"] == "layered" and meta["depth_km"] == [0.0, 30.0]
+    trainer_cls(cfg5, out, progress=False, threads=1).fit(resume=True)
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 5 and len(state["history"]) == 5
+    # a fresh 5-step run with the same seed ends with the same weights as 3 + resume 2
+    fresh = trainer_cls(cfg5, tmp_path / "fresh", progress=False, threads=1)
+    fresh.fit()
+    other = torch.load(tmp_path / "fresh" / "checkpoint.pt", weights_only=False)
+    for k, v in state["network"].items():
+        assert torch.allclose(v, other["network"][k], atol=1e-6), k
+    from seisbench_genie import GENIE
+
+    model = GENIE.load(path, version_str="1")
+    assert model.scale == cfg5.scale
+    assert np.isfinite([p.detach().numpy().sum() for p in model.parameters()]).all()
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="resume"):
+        get_trainer("synthetic")(TrainingConfig.from_dict(TINY), tmp_path).fit(resume=True)
+
+
+def test_unknown_trainer():
+    with pytest.raises(ValueError, match="synthetic"):
+        get_trainer("nope")
