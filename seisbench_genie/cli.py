@@ -12,7 +12,10 @@ import importlib
 from collections.abc import Sequence
 
 #: Modules providing ``register(subparsers)``, one per subcommand.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("seisbench_genie.benchmark.cli",)
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "seisbench_genie.training.cli",
+    "seisbench_genie.benchmark.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

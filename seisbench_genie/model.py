@@ -106,7 +106,11 @@ class GENIE(PoochPretrainedModel):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.cpu()
-        super().save(path, weights_docstring=weights_docstring, version_str=version_str)
+        own_args, self.default_args = self.default_args, _jsonable(self.default_args)
+        try:  # SeisBench writes default_args as JSON: DataFrames go in as dicts of columns
+            super().save(path, weights_docstring=weights_docstring, version_str=version_str)
+        finally:
+            self.default_args = own_args
         json_path, _ = self._get_weights_file_paths(path, version_str)
         meta = json.loads(Path(json_path).read_text())
         meta.update({

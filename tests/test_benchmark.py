@@ -18,6 +18,7 @@ import pytest
 
 from seisbench_genie.benchmark import protocol
 from seisbench_genie.benchmark.cli import config_from_args
+from seisbench_genie.benchmark.genie_runner import resolve_model, run_genie
 from seisbench_genie.benchmark.peers import (
     DEFAULT_PEER_VENV,
     PEER_REQUIREMENTS,
@@ -140,6 +141,23 @@ def test_protocol_roundtrip_with_fake_peer(tmp_path, fake_peer):
     assert out.process_seconds >= out.timing["wall_seconds"]
 
 
+def test_peak_rss_is_the_associators_own(tmp_path):
+    """ru_maxrss must not inherit the (large) benchmark process's RSS across exec."""
+    ballast = np.ones(400 * 2**20 // 8)  # ~400 MB resident in this process
+    script = tmp_path / "rss.py"
+    script.write_text(
+        "import json, resource, sys\nfrom pathlib import Path\n"
+        "d = Path(sys.argv[1])\n"
+        "(d / 'events.csv').write_text('event_idx,time,latitude,longitude,depth_km\\n')\n"
+        "(d / 'assignments.csv').write_text('pick_idx,event_idx\\n')\n"
+        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "(d / 'timing.json').write_text(json.dumps({'wall_seconds': 0, 'peak_rss_mb': rss}))\n"
+    )
+    out = protocol.run_associator_process([sys.executable, str(script)], tmp_path / "w")
+    assert ballast.sum() > 0
+    assert out.timing["peak_rss_mb"] < 200, out.timing
+
+
 def test_protocol_failure_reports_stderr_tail(tmp_path):
     script = tmp_path / "bad.py"
     script.write_text("import sys\nprint('peer exploded: no numpy', file=sys.stderr)\nsys.exit(4)\n")
@@ -211,12 +229,29 @@ def test_run_benchmark_with_fake_peer_and_failure(tmp_path, fake_peer):
     assert len(df2) == 4 and (df2[df2["associator"] == "pyocto"]["status"] == "ok").all()
 
 
-def test_run_one_genie_without_model_fails_clearly(tmp_path):
+def test_genie_without_model_fails_clearly(tmp_path):
+    with pytest.raises(protocol.AssociatorError, match="--genie-model"):
+        run_genie(_fake_scenario(), tmp_path / "w", model=None, threads=1)
     cell = Cell("subduction", 3, 0.3)
     ctx = RunContext(config=BenchmarkConfig(out=tmp_path, associators=["genie"]))
-    row = run_one("genie", _fake_scenario(), cell, ctx)
-    assert row["status"] == "failed"
-    assert "--genie-model" in row["message"]
+
+    def no_genie(scenario, cell, ctx, workdir):
+        raise protocol.AssociatorError("genie: GENIE is not available in this installation")
+
+    row = run_one("genie", _fake_scenario(), cell, ctx, fn=no_genie)
+    assert row["status"] == "failed" and "not available" in row["message"]
+    assert np.isnan(row["event_f1"]) and row["n_picks"] == 3 * 12 + 6
+    assert (tmp_path / "logs" / "genie__subduction_3_0.3.log").is_file()
+
+
+def test_genie_model_resolution(tmp_path):
+    base = tmp_path / "mymodel"
+    assert resolve_model(str(base)) == ("pretrained", str(base), None)
+    (tmp_path / "mymodel.json.v2").write_text("{}")
+    (tmp_path / "mymodel.pt.v2").write_bytes(b"")
+    assert resolve_model(str(base)) == ("path", str(base), "2")
+    assert resolve_model(str(tmp_path / "mymodel.pt.v2")) == ("path", str(base), "2")
+    assert resolve_model("subduction") == ("pretrained", "subduction", None)
 
 
 def test_grid_order_defers_slow_big_cells():
@@ -411,3 +446,27 @@ def test_subcommand_registration_is_pluggable():
 
     bench_cli.register(sub)
     assert parser.parse_args(["benchmark", "--noise", "3.0"]).noise == [3.0]
+
+
+def test_scenario_generation_failure_is_recorded(tmp_path):
+    import io
+
+    def factory(**kw):
+        if kw["n_events"] == 2:
+            raise ValueError("bad station file")
+        return _fake_scenario(n_events=kw["n_events"])
+
+    def perfect(scenario, cell, ctx, workdir):
+        picks = scenario.picks
+        asg = pd.DataFrame({"pick_idx": np.flatnonzero(picks["event"] >= 0),
+                            "event_idx": picks.loc[picks["event"] >= 0, "event"].to_numpy()})
+        ev = scenario.events.rename(columns={"event": "event_idx"})
+        return protocol.RunOutput(ev, asg, {"wall_seconds": 0.5, "peak_rss_mb": 10.0})
+
+    cfg = BenchmarkConfig(scenarios=["crustal"], events=[2, 3], noise=[1.0],
+                          associators=["pyocto"], out=tmp_path, figures=False)
+    df = run_benchmark(cfg, stream=io.StringIO(), scenario_factory=factory,
+                       associator_functions={"pyocto": perfect})
+    assert df["status"].tolist() == ["failed", "ok"]
+    assert "bad station file" in df["message"].iloc[0]
+    assert df["event_f1"].iloc[1] == 1.0 and df["wall_s"].iloc[1] == 0.5

@@ -81,8 +81,9 @@ def source_field(
     """
     out = torch.zeros(len(window_times_s), graph.n_sources)
     starts = range(0, len(window_times_s), batch_size)
+    device = graph.pair_station.device
     for i in tqdm(starts, disable=not progress, desc="GENIE windows"):
-        t0 = window_times_s[i:i + batch_size]
+        t0 = window_times_s[i:i + batch_size].to(device)
         feats = window_features(index, t0, graph.pair_station, travel_p_s, travel_s_s,
                                 network.scale.kernel_s)
         latent = network.encode(feats, graph)

@@ -57,7 +57,8 @@ class AssociationParams:
     batch_size : int
         Windows evaluated per network call.
     chunk_s : float
-        Candidates are associated in blocks of this many seconds of origin time.
+        Candidate sources are associated in blocks of this many seconds of origin time
+        (bounds the memory of the source x pick candidate matrix).
     progress : bool
         Show progress bars.
     """
@@ -104,6 +105,11 @@ class _Context:
         self.pick_idx = picks["pick_idx"].to_numpy()
         self.index = PickIndex(self.pick_station, self.pick_time, self.pick_phase)
         self.max_travel_s = float(self.ts.max()) if self.ts.numel() else 0.0
+        # Copies on the network's device (the same objects on a CPU).
+        self.device = next(network.parameters()).device
+        self.net_graph = self.graph.to(self.device)
+        self.net_index = self.index.to(self.device)
+        self.net_tp, self.net_ts = self.tp.to(self.device), self.ts.to(self.device)
 
 
 def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.DataFrame,
@@ -143,18 +149,33 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
     t_end = float(ctx.pick_time.max())
     n_windows = int(np.ceil((t_end - t_start) / step)) + 1
-    min_count = max(3, params.min_picks // 2)
+    # An event with min_picks picks back-projects at least ~70 % of them into one node and
+    # +-1 window (S residuals of a node half a cell away can fall outside).
+    min_count = max(3, int(0.7 * params.min_picks))
     keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,
                              t_start, n_windows, step, min_count)
     kept = torch.nonzero(keep).squeeze(1)
     if kept.numel() == 0:
         return _empty()
-    times = t_start + kept.to(torch.float64) * step
-    # 2. Source likelihood on the kept windows.
-    field_kept = source_field(network, ctx.graph, ctx.index, ctx.tp, ctx.ts, times,
-                              params.batch_size, params.progress)
+    # 2. Source likelihood: every other kept window first, then the windows in between only
+    #    next to a window where the field reaches half the detection threshold (a peak of
+    #    height >= threshold keeps >= 0.6 of it one window away, as the labels are Gaussians
+    #    of one window step), so the peaks found are those of the full evaluation.
     field = torch.zeros(n_windows, ctx.graph.n_sources)
-    field[kept] = field_kept
+    first = kept[kept % 2 == 0]
+
+    def evaluate(windows: torch.Tensor) -> None:
+        if windows.numel():
+            field[windows] = source_field(
+                network, ctx.net_graph, ctx.net_index, ctx.net_tp, ctx.net_ts,
+                t_start + windows.to(torch.float64) * step, params.batch_size, params.progress)
+
+    evaluate(first)
+    high = field.amax(dim=1) >= 0.5 * params.detection_threshold
+    near = torch.zeros(n_windows, dtype=torch.bool)
+    near[1:] |= high[:-1]
+    near[:-1] |= high[1:]
+    evaluate(kept[(kept % 2 == 1) & near[kept]])
     # 3. Peaks in space and time, then duplicates removed.
     nbrs = ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1) \
         if ctx.graph.source_edges.shape[1] else torch.zeros(ctx.graph.n_sources, 0, dtype=torch.long)
@@ -168,10 +189,14 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
                                    radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
     src_xyz, origin, score = src_xyz[keep_idx], origin[keep_idx], score[keep_idx]
     # 4. Refine through the continuous field, associate, locate, associate again.
-    src_xyz = _refine(ctx, src_xyz, origin)
-    links = _associate(ctx, src_xyz, origin, params, tolerance_s=2.0 * sc.kernel_s)
-    src_xyz, origin = _relocate(ctx, src_xyz, origin, links, params)
-    links = _associate(ctx, src_xyz, origin, params, tolerance_s=sc.kernel_s)
+    src_xyz, emb = _refine(ctx, src_xyz, origin)
+    links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=2.0 * sc.kernel_s)
+    new_xyz, new_origin = _relocate(ctx, src_xyz, origin, links, params)
+    moved = torch.nonzero((new_xyz != src_xyz).any(dim=1) | (new_origin != origin)).squeeze(1)
+    src_xyz, origin = new_xyz, new_origin
+    if moved.numel():
+        emb[moved] = _embed(ctx, src_xyz[moved], origin[moved])[0]
+    links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=sc.kernel_s)
     links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
     if links.empty:
         return _empty()
@@ -191,49 +216,54 @@ def _parabolic_offset(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor) -> 
 @torch.no_grad()
 def _embed(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, batch: int = 64
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network embedding and field logit at (xyz, origin) for each source (the window of
-    each source starts at its own origin time)."""
-    uniq, inv = torch.unique(origin, return_inverse=True)
-    embs = torch.zeros(len(xyz), ctx.network.hidden)
-    logits = torch.zeros(len(xyz))
-    for i in range(0, len(uniq), batch):
-        sel_w = uniq[i:i + batch]
-        feats = window_features(ctx.index, sel_w, ctx.graph.pair_station, ctx.tp, ctx.ts,
-                                ctx.scale.kernel_s)
-        latent = ctx.network.encode(feats, ctx.graph)
-        rows = torch.nonzero((inv >= i) & (inv < i + batch)).squeeze(1)
-        lg, emb = ctx.network.query_field(latent, ctx.graph, inv[rows] - i,
-                                          xyz[rows].float())
-        embs[rows], logits[rows] = emb, lg
+    """Network embedding (S, C) and field logit (S,) at sources ``xyz`` (S, Q, 3) or (S, 3),
+    the window of source ``s`` starting at ``origin[s]``."""
+    squeeze = xyz.dim() == 2
+    pts = xyz[:, None, :] if squeeze else xyz
+    n_src, n_q = pts.shape[:2]
+    embs = torch.zeros(n_src, n_q, ctx.network.hidden)
+    logits = torch.zeros(n_src, n_q)
+    for i in range(0, n_src, batch):
+        t0 = origin[i:i + batch].to(ctx.device)
+        feats = window_features(ctx.net_index, t0, ctx.net_graph.pair_station, ctx.net_tp,
+                                ctx.net_ts, ctx.scale.kernel_s)
+        latent = ctx.network.encode(feats, ctx.net_graph)
+        q = pts[i:i + batch]
+        window = torch.arange(len(q), device=ctx.device).repeat_interleave(n_q)
+        lg, emb = ctx.network.query_field(latent, ctx.net_graph, window,
+                                          q.reshape(-1, 3).float().to(ctx.device))
+        embs[i:i + len(q)] = emb.reshape(len(q), n_q, -1).cpu()
+        logits[i:i + len(q)] = lg.reshape(len(q), n_q).cpu()
+    if squeeze:
+        return embs[:, 0], logits[:, 0]
     return embs, logits
 
 
-def _refine(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor) -> torch.Tensor:
-    """Move each detection to the best of a small lattice of queries of the continuous field."""
+def _refine(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move each detection to the best point of a small lattice of queries of the continuous
+    field; returns the positions and their embeddings."""
     h = 0.5 * ctx.scale.node_spacing_km
     offs = torch.tensor([[a, b, c] for a in (-h, 0, h) for b in (-h, 0, h)
                          for c in (-h, 0, h)], dtype=torch.float64)
-    k = len(offs)
-    cand = (xyz[:, None, :] + offs[None]).reshape(-1, 3)
     lo = torch.tensor([b[0] for b in ctx.region.bounds()], dtype=torch.float64)
     hi = torch.tensor([b[1] for b in ctx.region.bounds()], dtype=torch.float64)
-    cand = torch.maximum(torch.minimum(cand, hi), lo)
-    _, logit = _embed(ctx, cand, origin.repeat_interleave(k))
-    best = logit.reshape(-1, k).argmax(dim=1)
-    return cand.reshape(-1, k, 3)[torch.arange(len(xyz)), best]
+    cand = torch.maximum(torch.minimum(xyz[:, None, :] + offs[None], hi), lo)
+    emb, logit = _embed(ctx, cand, origin)
+    best = logit.argmax(dim=1)
+    rows = torch.arange(len(xyz))
+    return cand[rows, best], emb[rows, best]
 
 
-def _associate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor,
+def _associate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, emb: torch.Tensor,
                params: AssociationParams, tolerance_s: float) -> pd.DataFrame:
     """Association probabilities of picks for each source, in time blocks; returns links
     above the association threshold (source, pick row, station, phase, probability)."""
     net, sc = ctx.network, ctx.scale
-    emb, _ = _embed(ctx, xyz, origin)
-    order = torch.argsort(origin)
+    block_of = torch.floor((origin - origin.min()) / params.chunk_s).long()
     rows = []
-    block = max(1, int(params.chunk_s / sc.window_step_s))
-    for i in range(0, len(order), block):
-        sel = order[i:i + block]
+    for blk in torch.unique(block_of):
+        sel = torch.nonzero(block_of == blk).squeeze(1)
         tp, ts, dist = travel_times_within(ctx.bound, xyz[sel], sc.max_distance_km)
         t_lo = float(origin[sel].min()) - tolerance_s
         finite = ts[torch.isfinite(ts)]
@@ -251,8 +281,10 @@ def _associate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor,
         e = emb[sel]
         ctx_g = torch.cat([e[cand.group_source], (cand.group_distance / sc.length_km)[:, None]],
                           -1)
+        dev = ctx.device
         with torch.no_grad():
-            prob = net.associate(e[cand.source], cand.features, cand.group, ctx_g)
+            prob = net.associate(e[cand.source].to(dev), cand.features.to(dev),
+                                 cand.group.to(dev), ctx_g.to(dev)).cpu()
         best_phase = prob.argmax(dim=1)
         best = prob.max(dim=1).values
         ok = best >= params.association_threshold

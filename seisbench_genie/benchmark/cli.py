@@ -194,8 +194,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="comma-separated subset of genie,pyocto,gamma (default: all)")
     run.add_argument("--genie-model", type=model_map, default={},
                      metavar="NAME_OR_PATH",
-                     help="GENIE model: pretrained name or saved path, or one per scenario as "
-                          "crustal=...,subduction=...")
+                     help="GENIE model: pretrained name or path of saved weights (BASE of "
+                          "BASE.json/BASE.pt), or one per scenario as crustal=...,subduction=... "
+                          "(default: the pretrained model named after each scenario)")
     run.add_argument("--peer-venv", type=Path, default=DEFAULT_PEER_VENV,
                      help=f"virtualenv of PyOcto/GaMMA, created on first use "
                           f"(default: {DEFAULT_PEER_VENV})")

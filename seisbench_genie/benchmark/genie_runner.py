@@ -14,6 +14,7 @@ The main-process side is :func:`run_genie`.
 from __future__ import annotations
 
 import json
+import re
 import resource
 import sys
 import time
@@ -77,7 +78,8 @@ def run_genie(
     workdir
         Empty directory for the file contract.
     model
-        Pretrained model name (``GENIE.from_pretrained``) or path (``GENIE.load``).
+        Pretrained model name (``GENIE.from_pretrained``) or saved weights (``GENIE.load``;
+        see :func:`resolve_model`).
     threads
         torch / BLAS threads of the subprocess.
     seed
@@ -108,9 +110,13 @@ def run_genie(
             "(or SCENARIO=NAME_OR_PATH,... for one model per scenario)"
         )
     max_distance_km, max_depth_km = travel_time_limits(scenario.region)
+    kind, target, version = resolve_model(str(model))
+    if kind == "path":  # the subprocess runs in workdir: pass an absolute path
+        target = str(Path(target).expanduser().resolve())
     config = {
         "associator_name": "genie",
         "model": str(model),
+        "model_source": {"kind": kind, "target": target, "version": version},
         "region": {
             k: list(map(float, scenario.region[k])) for k in ("latitude", "longitude", "depth_km")
         },
@@ -127,6 +133,55 @@ def run_genie(
         timeout=timeout,
         env=thread_environment(threads),
     )
+
+
+def _vm_hwm_mb() -> float:
+    """Peak RSS of the current program image (``VmHWM``; Linux only, else NaN)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def resolve_model(spec: str) -> tuple[str, str, str | None]:
+    """How to load ``--genie-model``: from saved weight files or as a pretrained name.
+
+    ``spec`` may be the base path given to ``GENIE.save`` (files ``BASE.json[.vN]`` and
+    ``BASE.pt[.vN]``), one of those files, or a pretrained model name.
+
+    Returns
+    -------
+    (kind, target, version)
+        ``("path", base, version or None)`` or ``("pretrained", name, None)``.
+
+    Examples
+    --------
+    >>> resolve_model("subduction")
+    ('pretrained', 'subduction', None)
+    """
+    path = Path(spec).expanduser()
+    m = re.match(r"^(.*)\.(?:json|pt)(?:\.v(.+))?$", path.name)
+    if m and path.is_file():
+        return "path", str(path.with_name(m.group(1))), m.group(2)
+    if path.with_name(path.name + ".json").is_file():
+        return "path", str(path), None
+    versions = sorted(
+        (p.name.rsplit(".v", 1)[1] for p in path.parent.glob(path.name + ".json.v*")),
+        key=lambda v: (len(v), v),
+    )
+    if versions and path.name:
+        return "path", str(path), versions[-1]
+    return "pretrained", spec, None
+
+
+def _cpu_seconds() -> float:
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def _fail(message: str) -> int:
@@ -180,10 +235,14 @@ def main(argv: list[str] | None = None) -> int:
 
     t_setup = time.perf_counter()
     name = str(cfg["model"])
+    source = cfg.get("model_source") or dict(zip(("kind", "target", "version"),
+                                                  resolve_model(name), strict=True))
+    kind, target, version = source["kind"], source["target"], source["version"]
     try:
-        model = GENIE.load(name) if Path(name).expanduser().exists() else GENIE.from_pretrained(
-            name
-        )
+        if kind == "path":
+            model = GENIE.load(target, version_str=version)
+        else:
+            model = GENIE.from_pretrained(target)
     except Exception as exc:  # noqa: BLE001 - reported to the benchmark as a failed cell
         return _fail(f"could not load GENIE model {name!r}: {type(exc).__name__}: {exc}")
     backend = traveltimes.get(
@@ -194,11 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     setup_seconds = time.perf_counter() - t_setup
 
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     out = model.classify(
         picks, stations, velocity_model=backend, region=region, **cfg.get("classify_kwargs", {})
     )
     wall = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
 
     events = out.events.copy()
     assignments = out.assignments.copy()
@@ -211,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     assignments[keep_as].to_csv(workdir / "assignments.csv", index=False)
     timing = {
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "vm_hwm_mb": _vm_hwm_mb(),
         "setup_seconds": setup_seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "peak_rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,

@@ -15,6 +15,8 @@ import pandas as pd
 _ASSOC_ORDER = {"genie": 0, "pyocto": 1, "gamma": 2}
 _COLORS = {"genie": "tab:red", "pyocto": "tab:blue", "gamma": "tab:green"}
 _MARKERS = {0.3: "o", 1.0: "s", 3.0: "^"}
+_LABELS = {"event_f1": "event F1", "event_precision": "event precision",
+           "event_recall": "event recall", "pick_f1": "pick F1"}
 
 
 def _pyplot():
@@ -121,9 +123,9 @@ def plot_f1_heatmaps(df: pd.DataFrame, out: str | Path, metric: str = "event_f1"
             ax.set_title(assoc)
         axes[0][0].set_ylabel("events per day")
         if image is not None:
-            fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9, label=metric.replace("_", " "))
+            fig.colorbar(image, ax=axes[0].tolist(), shrink=0.9, label=_LABELS.get(metric, metric))
         file_sfx, title_sfx = _variant_suffix(key)
-        fig.suptitle(f"{metric.replace('_', ' ')} – {key['scenario']}{title_sfx}")
+        fig.suptitle(f"{_LABELS.get(metric, metric)} – {key['scenario']}{title_sfx}")
         name = "f1_heatmap" if metric == "event_f1" else f"{metric}_heatmap"
         path = out / f"{name}_{key['scenario']}{file_sfx}.png"
         fig.savefig(path, dpi=120)

@@ -36,6 +36,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,24 @@ _THREAD_VARIABLES = (
     "OPENBLAS_NUM_THREADS",
     "NUMBA_NUM_THREADS",
     "NUMEXPR_NUM_THREADS",
+)
+
+
+#: Started as ``python -I -S -c _LAUNCHER cmd...``: forks once and execs ``cmd`` in the child.
+#: Linux carries a process's RSS high-water mark across ``execve`` (``ru_maxrss`` of the new
+#: program starts at the size of the process that exec'd it), so an associator exec'd straight
+#: from the (large) benchmark process would report the benchmark's RSS as its own peak. A fresh
+#: ``fork`` of this tiny launcher resets the mark to the launcher's few MB.
+_LAUNCHER = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    try:\n"
+    "        os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "    finally:\n"
+    "        os._exit(127)\n"
+    "code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
 )
 
 
@@ -251,6 +270,7 @@ def run_associator_process(
     *,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
+    fresh_rusage: bool = True,
 ) -> RunOutput:
     """Run ``command + [workdir]`` with ``cwd=workdir`` and read back its outputs.
 
@@ -267,6 +287,10 @@ def run_associator_process(
         Seconds before the process group is killed; ``None`` waits forever.
     env
         Environment of the subprocess (default: inherit).
+    fresh_rusage
+        Start ``command`` through a tiny forking launcher so that its
+        ``getrusage(RUSAGE_SELF).ru_maxrss`` measures its own peak memory, not the benchmark
+        process's (Linux keeps the RSS high-water mark across ``execve``).
 
     Returns
     -------
@@ -291,6 +315,8 @@ def run_associator_process(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     full = [str(c) for c in command] + [str(workdir)]
+    if fresh_rusage and os.name == "posix":
+        full = [sys.executable, "-I", "-S", "-c", _LAUNCHER, *full]
     t0 = time.perf_counter()
     with open(workdir / STDOUT_FILE, "wb") as out, open(workdir / STDERR_FILE, "wb") as err:
         proc = subprocess.Popen(

@@ -48,6 +48,8 @@ RESULT_COLUMNS = [
     "wall_s",
     "peak_mb",
     "peak_children_mb",
+    "cpu_s",
+    "load_1min",
     "process_s",
     "setup_s",
     *SCORE_COLUMNS,
@@ -75,8 +77,10 @@ _MD_HEADERS = {
     "depth_error_km": "depth err. km",
     "origin_time_error_s": "OT err. s",
     "wall_s": "runtime s",
+    "cpu_s": "CPU s",
     "peak_mb": "peak MB",
     "peak_children_mb": "children peak MB",
+    "load_1min": "load",
 }
 
 
@@ -113,8 +117,10 @@ def _fmt(value: Any, column: str) -> str:
         return "–"
     if column in ("n_picks", "n_true_events", "n_pred_events", "n_matched", "n_events"):
         return f"{int(value)}"
-    if column in ("wall_s", "process_s", "setup_s"):
+    if column in ("wall_s", "process_s", "setup_s", "cpu_s"):
         return f"{value:.3g}" if value < 100 else f"{value:.0f}"
+    if column == "load_1min":
+        return f"{value:.1f}"
     if column in ("peak_mb", "peak_children_mb"):
         return f"{value:.0f}"
     if isinstance(value, float):
@@ -239,7 +245,10 @@ def results_markdown(df: pd.DataFrame, title: str = "Association benchmark") -> 
         "Runtime is the wall time of the association call only (no travel-time tables, model "
         "loading or file I/O); peak MB is the associator process's peak RSS "
         "(`getrusage(RUSAGE_SELF).ru_maxrss`); children peak MB is the largest worker process "
-        "(GaMMA's multiprocessing pool). Scores after Puente et al. (2025), section 3.3.\n",
+        "(GaMMA's multiprocessing pool); CPU s is the user + system CPU time of the call "
+        "(workers included); load is the 1-min load average after the run (values well above "
+        "the thread count mean other processes competed for the cores). Scores after Puente et "
+        "al. (2025), section 3.3.\n",
         markdown_table(df, cols, [_MD_HEADERS[c] for c in cols]),
         "",
         f1_pivot_markdown(df) if {"n_events", "noise", "event_f1"} <= set(df.columns) else "",

@@ -156,7 +156,8 @@ class BenchmarkConfig:
     associators : list of str
         Any of :data:`ASSOCIATORS`.
     genie_model : dict
-        Scenario name -> GENIE model name or path; key ``"*"`` applies to all scenarios.
+        Scenario name -> GENIE model name or path; key ``"*"`` applies to all scenarios;
+        default: the pretrained model named after the scenario.
     seed : int
         Scenario and associator seed.
     out : pathlib.Path
@@ -298,8 +299,10 @@ class RunContext:
 AssociatorFn = Callable[[Any, Cell, RunContext, Path], RunOutput]
 
 
-def _genie_model_for(models: Mapping[str, str], cell: Cell) -> str | None:
-    return models.get(cell.scenario) or models.get("*")
+def _genie_model_for(models: Mapping[str, str], cell: Cell) -> str:
+    """``--genie-model`` entry for the cell's scenario; default: the pretrained model named
+    after the scenario (``"crustal"`` / ``"subduction"``)."""
+    return models.get(cell.scenario) or models.get("*") or cell.scenario
 
 
 def _run_genie(scenario: Any, cell: Cell, ctx: RunContext, workdir: Path) -> RunOutput:
@@ -348,6 +351,28 @@ def _nan_scores() -> dict[str, float]:
     return {f.name: math.nan for f in dataclasses.fields(AssociationScores)}
 
 
+def _base_row(name: str, cell: Cell, picks: pd.DataFrame | None) -> dict[str, Any]:
+    """A results row with the cell's key, pick counts and empty (NaN) measurements."""
+    row: dict[str, Any] = dict(zip(KEY_COLUMNS, cell.key(name), strict=True))
+    row.update(
+        cell=cell.label,
+        n_picks=len(picks) if picks is not None else math.nan,
+        n_true_picks=int((picks["event"] >= 0).sum()) if picks is not None else math.nan,
+        n_false_picks=int((picks["event"] < 0).sum()) if picks is not None else math.nan,
+        status="ok",
+        wall_s=math.nan,
+        peak_mb=math.nan,
+        peak_children_mb=math.nan,
+        cpu_s=math.nan,
+        load_1min=math.nan,
+        process_s=math.nan,
+        setup_s=math.nan,
+    )
+    row.update(_nan_scores())
+    row["message"] = ""
+    return row
+
+
 def run_one(
     name: str,
     scenario: Any,
@@ -378,7 +403,9 @@ def run_one(
     -------
     dict
         One row: :data:`KEY_COLUMNS`, ``cell``, pick counts, ``status`` ("ok", "failed",
-        "timeout"), ``wall_s``, ``peak_mb``, all scores and ``message``.
+        "timeout"), ``wall_s`` (association call), ``peak_mb`` (peak RSS of the associator
+        process), ``cpu_s`` (CPU time of the call, workers included), ``load_1min`` (system
+        load average after the run, to spot contention), all scores and ``message``.
 
     Examples
     --------
@@ -390,21 +417,7 @@ def run_one(
         from seisbench_genie.metrics import evaluate
     fn = fn or ASSOCIATOR_FUNCTIONS[name]
     picks = scenario.picks
-    row: dict[str, Any] = dict(zip(KEY_COLUMNS, cell.key(name), strict=True))
-    row.update(
-        cell=cell.label,
-        n_picks=len(picks),
-        n_true_picks=int((picks["event"] >= 0).sum()),
-        n_false_picks=int((picks["event"] < 0).sum()),
-        status="ok",
-        wall_s=math.nan,
-        peak_mb=math.nan,
-        peak_children_mb=math.nan,
-        process_s=math.nan,
-        setup_s=math.nan,
-    )
-    row.update(_nan_scores())
-    row["message"] = ""
+    row = _base_row(name, cell, picks)
     cfg = ctx.config
     if cfg.keep_workdirs:
         workdir = Path(cfg.out) / "work" / name / cell.label
@@ -425,6 +438,7 @@ def run_one(
             wall_s=float(out.timing["wall_seconds"]),
             peak_mb=float(out.timing["peak_rss_mb"]),
             peak_children_mb=float(out.timing.get("peak_rss_children_mb", math.nan)),
+            cpu_s=float(out.timing.get("cpu_seconds", math.nan)),
             process_s=float(out.process_seconds),
             setup_s=float(out.timing.get("setup_seconds", math.nan)),
         )
@@ -438,6 +452,8 @@ def run_one(
             message=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
         )
     finally:
+        if hasattr(os, "getloadavg"):
+            row["load_1min"] = round(os.getloadavg()[0], 2)
         if row["status"] != "ok":
             _save_log(Path(cfg.out), name, cell, workdir, row["message"])
         if cleanup:
@@ -555,10 +571,15 @@ def run_benchmark(
     for cell, name in runs:
         if current[0] != cell:
             current = (None, None)  # free the previous scenario first
-            current = (cell, scenario_factory(**cell.scenario_kwargs()))
-        row = run_one(
-            name, current[1], cell, ctx, fn=functions[name], evaluate=evaluate
-        )
+            try:
+                current = (cell, scenario_factory(**cell.scenario_kwargs()))
+            except Exception as exc:  # noqa: BLE001 - recorded, the grid continues
+                current = (cell, f"scenario generation failed: {type(exc).__name__}: {exc}")
+        if isinstance(current[1], str):
+            row = _base_row(name, cell, None)
+            row.update(status="failed", message=current[1])
+        else:
+            row = run_one(name, current[1], cell, ctx, fn=functions[name], evaluate=evaluate)
         rows[cell.key(name)] = row
         printer.row(row)
         write_results(order_results(pd.DataFrame(list(rows.values()))), out)

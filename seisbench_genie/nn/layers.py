@@ -83,10 +83,25 @@ class MeanConv(MessagePassing):
         self.neighbour = nn.Linear(c_in, c_out, bias=False)
         self.act = nn.PReLU()
 
-    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor,
+                extra: torch.Tensor | None = None, extra_mean: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """``x`` (N, B, C) node features; ``extra`` (N, B, C') further input channels that are
+        logically concatenated to ``x`` (given apart so nothing is copied), with
+        ``extra_mean`` their neighbour mean (the same for every layer, computed once)."""
         n, b, c = x.shape
         mean = self.propagate(adjacency, x=x.reshape(n, b * c)).reshape(n, b, c)
-        return self.act(self.root(x) + self.neighbour(mean))
+        w_root, w_nbr = self.root.weight, self.neighbour.weight
+        out = torch.addmm(self.root.bias, x.reshape(-1, c), w_root[:, :c].T).reshape(n, b, -1)
+        out = out + mean @ w_nbr[:, :c].T
+        if extra is not None:
+            out = out + extra @ w_root[:, c:].T + extra_mean @ w_nbr[:, c:].T
+        return self.act(out)
+
+    def mean(self, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Neighbour mean of (N, B, C) features."""
+        n, b, c = x.shape
+        return self.propagate(adjacency, x=x.reshape(n, b * c)).reshape(n, b, c)
 
     def message_and_aggregate(self, adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return adj_t @ x
@@ -105,10 +120,19 @@ class ProductReadIn(MessagePassing):
         self.message_mlp = mlp(c_in + 3, c_out, c_out)
         self.norm = float(norm)
 
-    def forward(self, h_pair: torch.Tensor, offset: torch.Tensor, readin: torch.Tensor
-                ) -> torch.Tensor:
-        e, b, _ = h_pair.shape
-        msg = self.message_mlp(torch.cat([h_pair, offset[:, None, :].expand(e, b, 3)], -1))
+    def forward(self, h_pair: torch.Tensor, offset: torch.Tensor, readin: torch.Tensor,
+                extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``h_pair`` (E, B, C), ``offset`` (E, 3), ``readin`` sparse (N, E); ``extra``
+        (E, B, C') further input channels logically concatenated to ``h_pair``."""
+        e, b, c = h_pair.shape
+        first, act, last = self.message_mlp
+        w = first.weight
+        ce = 0 if extra is None else extra.shape[-1]
+        static = offset @ w[:, c + ce:].T + first.bias  # (E, H): the offsets do not vary
+        hidden = h_pair @ w[:, :c].T + static[:, None, :]
+        if extra is not None:
+            hidden = hidden + extra @ w[:, c:c + ce].T
+        msg = last(act(hidden))
         out = self.propagate(readin, x=msg.reshape(e, -1))
         return out.reshape(readin.shape[0], b, -1) / self.norm
 

@@ -84,14 +84,19 @@ class GENIENetwork(nn.Module):
         b, e, _ = features.shape
         n = graph.n_sources
         adj_sta, adj_src, readin = self._adjacency(graph)
-        x = features.transpose(0, 1)  # (E, B, 4)
-        off = graph.pair_offset[:, None, :].expand(e, b, 3)
-        h = self.embed(torch.cat([x, off], dim=-1))
-        h = self.product_station_1(torch.cat([h, x], -1), adj_sta)
-        h = self.product_source_1(torch.cat([h, x], -1), adj_src)
-        h = self.product_station_2(torch.cat([h, x], -1), adj_sta)
-        h = self.product_source_2(torch.cat([h, x], -1), adj_src)
-        z = self.read_in(torch.cat([h, x], -1), graph.pair_offset, readin)  # (N, B, C)
+        x = features.transpose(0, 1).contiguous()  # (E, B, 4)
+        # The raw features are an input of every layer; they are passed beside the hidden
+        # state (not concatenated) and their neighbour means are computed once.
+        first, act, last = self.embed
+        static = graph.pair_offset @ first.weight[:, N_FEATURES:].T + first.bias  # (E, H)
+        h = last(act(x @ first.weight[:, :N_FEATURES].T + static[:, None, :]))
+        x_sta = self.product_station_1.mean(adj_sta, x)
+        x_src = self.product_source_1.mean(adj_src, x)
+        h = self.product_station_1(h, adj_sta, x, x_sta)
+        h = self.product_source_1(h, adj_src, x, x_src)
+        h = self.product_station_2(h, adj_sta, x, x_sta)
+        h = self.product_source_2(h, adj_src, x, x_src)
+        z = self.read_in(h, graph.pair_offset, readin, x)  # (N, B, C)
         neighbours, offsets = self._source_knn(graph)
         if neighbours is not None:
             z = self.spatial_1.forward_knn(z, neighbours, offsets)
@@ -195,9 +200,9 @@ def association_features(residual_p_s: torch.Tensor, residual_s_s: torch.Tensor,
     """Inputs of the association head for (source, pick) candidates.
 
     Residuals are observed minus predicted arrival (s). Returns (K, 8): residuals scaled by
-    the kernel width and by a travel-time-dependent tolerance, their signs through the raw
-    scaled values, the travel time relative to the largest moveout, and the pick's phase
-    label one-hot.
+    the kernel width and by a travel-time-dependent tolerance (signed), Gaussian kernels of the
+    latter, the P travel time relative to the largest moveout, and the pick's phase label
+    (0 = P, 1 = S).
     """
     tol = 0.5 + 0.02 * travel_p_s.abs()
     tmax = scale.max_distance_km / 6.0

@@ -58,6 +58,35 @@ def config_backend(config: TrainingConfig, model: pd.DataFrame):
                max_depth_km=config.table_max_depth_km)
 
 
+DETECTION_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def calibrate_thresholds(model, config: TrainingConfig, n_days: int = 2, seed: int = 20_000
+                         ) -> dict:
+    """Detection threshold with the best mean event F1 on held-out synthetic stretches.
+
+    The network is run once per day; each threshold only changes which peaks are kept, but
+    the full pipeline is re-run per threshold for simplicity (stretches are short).
+
+    Returns
+    -------
+    dict
+        ``{"detection_threshold": value}``.
+    """
+    days = [validation_day(config, seed + i) for i in range(n_days)]
+    best, best_f1 = DETECTION_THRESHOLDS[0], -1.0
+    for thr in DETECTION_THRESHOLDS:
+        f1 = []
+        for picks, stations, events, base in days:
+            out = model.classify(picks[["station", "phase", "time"]], stations,
+                                 velocity_model=config_backend(config, base),
+                                 detection_threshold=thr)
+            f1.append(evaluate(picks, out.assignments, events, out.events).event_f1)
+        if np.mean(f1) > best_f1 + 1e-9:
+            best, best_f1 = thr, float(np.mean(f1))
+    return {"detection_threshold": best}
+
+
 def validation_scores(model, config: TrainingConfig, n_days: int = 2, seed: int = 10_000
                       ) -> dict:
     """Run ``model.classify`` on ``n_days`` held-out stretches and score them.

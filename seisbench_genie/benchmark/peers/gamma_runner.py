@@ -31,6 +31,25 @@ def _peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
+def _vm_hwm_mb() -> float:
+    """Peak RSS of the current program image (``VmHWM``; Linux only, else NaN)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its reaped children."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def _projection(region: dict):
     from pyproj import Proj
 
@@ -125,11 +144,13 @@ def main(argv: list[str]) -> int:
     random.seed(seed)
     setup_seconds = time.perf_counter() - t_setup
 
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     events, assignments = gamma_utils.association(
         g_picks, g_stations, config, method=cfg.get("method", "BGMM")
     )
     wall = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
 
     ev = pd.DataFrame(events)
     if len(ev):
@@ -156,6 +177,8 @@ def main(argv: list[str]) -> int:
     out_assign.to_csv(workdir / "assignments.csv", index=False)
     timing = {
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "vm_hwm_mb": _vm_hwm_mb(),
         "setup_seconds": setup_seconds,
         "peak_rss_mb": _peak_mb(resource.RUSAGE_SELF),
         "peak_rss_children_mb": _peak_mb(resource.RUSAGE_CHILDREN),

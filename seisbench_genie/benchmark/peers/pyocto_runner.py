@@ -28,6 +28,25 @@ def _peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
 
+def _vm_hwm_mb() -> float:
+    """Peak RSS of the current program image (``VmHWM``; Linux only, else NaN)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its reaped children."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: pyocto_runner.py WORKDIR", file=sys.stderr)
@@ -71,9 +90,11 @@ def main(argv: list[str]) -> int:
     stations = associator.transform_stations(stations)
     setup_seconds = time.perf_counter() - t_setup
 
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     events, assignments = associator.associate(picks, stations)
     wall = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
 
     if len(events):
         events = associator.transform_events(events)
@@ -100,6 +121,8 @@ def main(argv: list[str]) -> int:
     out_assign.to_csv(workdir / "assignments.csv", index=False)
     timing = {
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "vm_hwm_mb": _vm_hwm_mb(),
         "setup_seconds": setup_seconds,
         "peak_rss_mb": _peak_mb(resource.RUSAGE_SELF),
         "peak_rss_children_mb": _peak_mb(resource.RUSAGE_CHILDREN),

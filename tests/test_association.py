@@ -1,0 +1,161 @@
+"""GENIE.classify / associate: SeisBench picks in, ObsPy Catalog out (with shipped weights)."""
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import obspy
+import pandas as pd
+import pytest
+from obspy import UTCDateTime
+
+from seisbench_genie import GENIE
+from seisbench_genie.catalog import NSMAP
+from seisbench_genie.metrics import evaluate
+from seisbench_genie.synthetic import make_scenario
+
+PRETRAINED = Path(__file__).parents[1] / "pretrained"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return GENIE.load(PRETRAINED / "crustal", version_str="1")
+
+
+@pytest.fixture(scope="module")
+def day():
+    # one hour of the crustal benchmark scenario: 12 events, 30 % false picks
+    return make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11)
+
+
+@pytest.fixture(scope="module")
+def result(model, day):
+    return model.classify(day.picks[["station", "phase", "time"]], day.stations,
+                          velocity_model=day.velocity_model)
+
+
+def test_finds_the_events_and_locates_them(day, result):
+    s = evaluate(day.picks, result.assignments, day.events, result.events)
+    assert s.event_f1 >= 0.8, s
+    assert s.pick_precision >= 0.9 and s.epicentral_error_km < 10.0, s
+
+
+def test_assignment_rules(day, result):
+    asg, ev = result.assignments, result.events
+    assert asg["pick_idx"].is_unique  # each pick to at most one event
+    merged = asg.merge(day.picks[["station"]], left_on="pick_idx", right_index=True)
+    assert not merged.duplicated(["event_idx", "station", "phase"]).any()
+    counts = asg.groupby("event_idx").size()
+    assert (counts >= 10).all()  # min_picks default
+    assert (ev.set_index("event_idx")["n_picks"] == counts).all()
+    assert asg["probability"].between(0.3, 1.0).all()
+    assert set(asg["phase"]) <= {"P", "S"}
+
+
+def test_catalog_round_trips_through_quakeml(result):
+    cat = result.catalog
+    assert len(cat) == len(result.events)
+    buf = io.BytesIO()
+    cat.write(buf, format="QUAKEML", nsmap=NSMAP)
+    buf.seek(0)
+    back = obspy.read_events(buf)
+    assert len(back) == len(cat)
+    e0, b0 = cat[0], back[0]
+    assert len(b0.picks) == len(e0.picks) and len(b0.origins[0].arrivals) == len(
+        e0.origins[0].arrivals)
+    assert "GENIE" in str(b0.preferred_origin().method_id)
+    assert b0.preferred_origin().evaluation_mode == "automatic"
+
+
+def test_same_answer_for_picklist_utcdatetime_and_shuffled_input(model, day, result):
+    kw = dict(velocity_model=day.velocity_model)
+    from_picklist = model.classify(day.to_picklist(), day.stations, **kw)
+    assert len(from_picklist.events) == len(result.events)
+    utc = day.picks[["station", "phase"]].assign(time=[UTCDateTime(t) for t in day.picks.time])
+    from_utc = model.classify(utc, day.stations, **kw)
+    assert from_utc.assignments["pick_idx"].tolist() == result.assignments["pick_idx"].tolist()
+    perm = np.random.default_rng(0).permutation(len(day.picks))
+    shuffled = model.classify(day.picks.iloc[perm][["station", "phase", "time"]],
+                              day.stations, **kw)
+    # pick_idx refers to positions in the caller's (shuffled) input
+    back = np.sort(perm[shuffled.assignments["pick_idx"].to_numpy()])
+    assert back.tolist() == sorted(result.assignments["pick_idx"].tolist())
+
+
+def test_empty_and_unknown_station_input(model, day):
+    empty = model.classify(pd.DataFrame({"station": [], "phase": [], "time": []}),
+                           day.stations, velocity_model=day.velocity_model)
+    assert len(empty.catalog) == 0 and len(empty.events) == 0
+    picks = day.picks[["station", "phase", "time"]].copy()
+    picks.loc[:4, "station"] = "XX.NOPE."
+    with pytest.warns(UserWarning, match="5 pick"):
+        model.classify(picks, day.stations, velocity_model=day.velocity_model)
+
+
+def test_bad_arguments_name_the_culprit(model, day):
+    picks = day.picks[["station", "phase", "time"]]
+    with pytest.raises(ValueError, match="threshhold"):
+        model.classify(picks, day.stations, threshhold=0.3)
+    with pytest.raises(ValueError, match="region"):
+        model.classify(picks, day.stations, velocity_model=day.velocity_model,
+                       region={"latitude": (35, 34), "longitude": (-118, -117)})
+    from seisbench_genie.traveltimes import get
+
+    shallow = get("layered", model=day.velocity_model, max_distance_km=300, max_depth_km=20)
+    with pytest.raises(ValueError, match="depth_km.*40.*20"):
+        model.classify(picks, day.stations, velocity_model=shallow)
+
+
+def test_chunking_loses_and_doubles_nothing(model, day):
+    """Candidates are associated in time blocks; the block size must not change the result."""
+    from seisbench_genie.association import AssociationParams, Region, associate_table
+    from seisbench_genie.geo import LocalProjection
+    from seisbench_genie.picks import match_stations, pick_table
+    from seisbench_genie.traveltimes import get
+
+    table = match_stations(pick_table(day.picks[["station", "phase", "time"]]), day.stations)
+    proj = LocalProjection.centred_on(day.stations)
+    x, y = proj.to_local(day.stations.latitude, day.stations.longitude)
+    region = Region((x.min() - 20, x.max() + 20), (y.min() - 20, y.max() + 20), (0.0, 40.0))
+    bound = get("layered", model=day.velocity_model, max_distance_km=300,
+                max_depth_km=45).bind(day.stations, projection=proj)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        big = associate_table(model.network, bound, region, table, AssociationParams())
+        small = associate_table(model.network, bound, region, table,
+                                AssociationParams(chunk_s=30.0))
+    assert len(big[0]) == len(small[0])
+    assert big[1]["pick_idx"].tolist() == small[1]["pick_idx"].tolist()
+
+
+def test_save_load_round_trip_and_foreign_weights(model, tmp_path):
+    model.save(tmp_path / "mine", version_str="3")
+    again = GENIE.load(tmp_path / "mine", version_str="3")
+    assert again.scale == model.scale
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    other = GENIE(scale={**model.scale.to_dict(), "name": "other"}, hidden=8)
+    other.save(tmp_path / "other", version_str="1")
+    # weights of a different shape under a json that claims the crustal model
+    (tmp_path / "other.json.v1").write_text((tmp_path / "mine.json.v3").read_text())
+    with pytest.raises(ValueError, match="another model"):
+        GENIE.load(tmp_path / "other", version_str="1")
+    (tmp_path / "junk.json.v1").write_text('{"model_args": {}}')
+    (tmp_path / "junk.pt.v1").write_bytes(b"")
+    with pytest.raises(ValueError, match="unknown weight format"):
+        GENIE.load(tmp_path / "junk", version_str="1")
+
+
+def test_from_pretrained_uses_the_shipped_weights_offline(tmp_path, monkeypatch):
+    import seisbench
+
+    monkeypatch.setattr(seisbench, "cache_model_root", tmp_path / "models" / "v3")
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", "http://127.0.0.1:9/unreachable")
+    names = GENIE.list_pretrained(remote=True)
+    assert {"crustal", "subduction"} <= set(names)
+    model = GENIE.from_pretrained("crustal")
+    assert model.scale.name == "crustal" and model.scale.depth_km == (0.0, 40.0)
+    assert (tmp_path / "models" / "v3" / "genie" / "crustal.pt.v1").is_file()
+    with pytest.raises(ValueError, match="crustal"):
+        GENIE.from_pretrained("no_such_model")
