@@ -56,6 +56,9 @@ class AssociationParams:
         Minimum stations with both P and S picks per event.
     batch_size : int
         Windows evaluated per network call.
+    detection_chunk_s : float
+        The source likelihood is computed in chunks of this many seconds of windows
+        (bounded memory for long inputs; the result does not depend on it).
     chunk_s : float
         Candidate sources are associated in blocks of this many seconds of origin time
         (bounds the memory of the source x pick candidate matrix).
@@ -68,6 +71,7 @@ class AssociationParams:
     min_picks: int = 10
     min_p_and_s_stations: int = 0
     batch_size: int = 64
+    detection_chunk_s: float = 21600.0
     chunk_s: float = 600.0
     progress: bool = False
 
@@ -145,46 +149,22 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     ctx = _Context(network, bound, region, picks)
     sc = network.scale
     step = sc.window_step_s
-    # 1. Windows whose back-projected picks could make an event.
+    # 1-3. Detection on the global window grid, in chunks of windows (bounded memory); each
+    #      chunk is evaluated with two windows of padding on both sides and keeps the peaks
+    #      of its own windows, so chunk borders neither lose nor double a peak.
     t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
     t_end = float(ctx.pick_time.max())
     n_windows = int(np.ceil((t_end - t_start) / step)) + 1
-    # An event with min_picks picks back-projects at least ~70 % of them into one node and
-    # +-1 window (S residuals of a node half a cell away can fall outside).
-    min_count = max(3, int(0.7 * params.min_picks))
-    keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,
-                             t_start, n_windows, step, min_count)
-    kept = torch.nonzero(keep).squeeze(1)
-    if kept.numel() == 0:
-        return _empty()
-    # 2. Source likelihood: every other kept window first, then the windows in between only
-    #    next to a window where the field reaches half the detection threshold (a peak of
-    #    height >= threshold keeps >= 0.6 of it one window away, as the labels are Gaussians
-    #    of one window step), so the peaks found are those of the full evaluation.
-    field = torch.zeros(n_windows, ctx.graph.n_sources)
-    first = kept[kept % 2 == 0]
-
-    def evaluate(windows: torch.Tensor) -> None:
-        if windows.numel():
-            field[windows] = source_field(
-                network, ctx.net_graph, ctx.net_index, ctx.net_tp, ctx.net_ts,
-                t_start + windows.to(torch.float64) * step, params.batch_size, params.progress)
-
-    evaluate(first)
-    high = field.amax(dim=1) >= 0.5 * params.detection_threshold
-    near = torch.zeros(n_windows, dtype=torch.bool)
-    near[1:] |= high[:-1]
-    near[:-1] |= high[1:]
-    evaluate(kept[(kept % 2 == 1) & near[kept]])
-    # 3. Peaks in space and time, then duplicates removed.
-    nbrs = ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1) \
-        if ctx.graph.source_edges.shape[1] else torch.zeros(ctx.graph.n_sources, 0, dtype=torch.long)
-    w, n, score = field_peaks(field, nbrs, params.detection_threshold)
+    per_chunk = max(8, int(params.detection_chunk_s / step))
+    found = [_detect(ctx, params, t_start, lo, min(lo + per_chunk, n_windows))
+             for lo in range(0, n_windows, per_chunk)]
+    w = torch.cat([f[0] for f in found])
     if w.numel() == 0:
         return _empty()
+    n = torch.cat([f[1] for f in found])
+    score = torch.cat([f[2] for f in found])
     src_xyz = ctx.graph.source_xyz[n].to(torch.float64)
-    origin = t_start + w.to(torch.float64) * step
-    origin = origin + _parabolic_offset(field, w, n) * step
+    origin = t_start + (w.to(torch.float64) + torch.cat([f[3] for f in found])) * step
     keep_idx = suppress_duplicates(src_xyz.numpy(), origin.numpy(), score.numpy(),
                                    radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
     src_xyz, origin, score = src_xyz[keep_idx], origin[keep_idx], score[keep_idx]
@@ -201,6 +181,60 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     if links.empty:
         return _empty()
     return _finalise(ctx, src_xyz, origin, score, links, params)
+
+
+def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, hi: int
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Peaks of the source field with window index in [lo, hi) of the grid
+    ``t_start + k * step``: window index, node, value and sub-window offset."""
+    network, sc = ctx.network, ctx.scale
+    step, pad = sc.window_step_s, 2
+    a = lo - pad
+    n_win = hi - lo + 2 * pad
+    t_a = t_start + a * step
+    # Only picks that can reach these windows (same sorted order, so indices are offsets).
+    i0 = int(torch.searchsorted(ctx.pick_time, torch.tensor(t_a - 3 * step,
+                                                            dtype=torch.float64)))
+    i1 = int(torch.searchsorted(ctx.pick_time, torch.tensor(
+        t_a + n_win * step + ctx.max_travel_s + 3 * step, dtype=torch.float64), right=True))
+    empty = (torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),) * 2
+    if i1 <= i0:
+        return empty
+    # Windows whose back-projected picks could make an event: an event with min_picks picks
+    # back-projects at least ~70 % of them into one node and +-1 window (S residuals of a
+    # node half a cell away can fall outside).
+    min_count = max(3, int(0.7 * params.min_picks))
+    keep = candidate_windows(ctx.pick_station[i0:i1], ctx.pick_time[i0:i1], ctx.graph, ctx.tp,
+                             ctx.ts, t_a, n_win, step, min_count)
+    kept = torch.nonzero(keep).squeeze(1)
+    if kept.numel() == 0:
+        return empty
+    # Source likelihood: every other kept window first, then the windows in between only
+    # next to a window where the field reaches half the detection threshold (a peak of
+    # height >= threshold keeps >= 0.6 of it one window away, as the labels are Gaussians of
+    # one window step), so the peaks found are those of the full evaluation.
+    field = torch.zeros(n_win, ctx.graph.n_sources)
+
+    def evaluate(windows: torch.Tensor) -> None:
+        if windows.numel():
+            field[windows] = source_field(
+                network, ctx.net_graph, ctx.net_index, ctx.net_tp, ctx.net_ts,
+                t_a + windows.to(torch.float64) * step, params.batch_size, params.progress)
+
+    parity = (kept + a) % 2  # alternate on the global grid, independent of the chunking
+    evaluate(kept[parity == 0])
+    high = field.amax(dim=1) >= 0.5 * params.detection_threshold
+    near = torch.zeros(n_win, dtype=torch.bool)
+    near[1:] |= high[:-1]
+    near[:-1] |= high[1:]
+    evaluate(kept[(parity == 1) & near[kept]])
+    nbrs = (ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1)
+            if ctx.graph.source_edges.shape[1]
+            else torch.zeros(ctx.graph.n_sources, 0, dtype=torch.long))
+    w, n, score = field_peaks(field, nbrs, params.detection_threshold)
+    core = (w >= pad) & (w < pad + hi - lo)
+    w, n, score = w[core], n[core], score[core]
+    return w + a, n, score, _parabolic_offset(field, w, n)
 
 
 def _parabolic_offset(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
