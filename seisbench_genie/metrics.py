@@ -58,18 +58,22 @@ def _f1(p: float, r: float) -> float:
 
 
 def match_events(
-    true_event: np.ndarray, pred_event: np.ndarray, threshold: float = 0.5
+    true_event: np.ndarray, pred_event: np.ndarray, threshold: float = 0.5,
+    true_sizes: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One-to-one matching of predicted to true events by pick overlap.
 
     Parameters
     ----------
     true_event
-        Per pick, its true event id (-1 for a false pick).
+        Per pick (or per assignment row), the true event id (-1 for a false pick).
     pred_event
-        Per pick, the predicted event id it was assigned to (-1 when unassociated).
+        Per pick (or per assignment row), the predicted event id (-1 when unassociated).
     threshold
         Minimum fraction of the true event's picks the predicted event must hold.
+    true_sizes
+        Number of picks of each true event (index: event id); default: counted from
+        ``true_event`` (right when it holds one entry per pick).
 
     Returns
     -------
@@ -92,7 +96,8 @@ def match_events(
     overlap = coo_matrix((np.ones(both.sum()), (t_inv, p_inv)),
                          shape=(len(t_ids), len(p_ids))).tocsr()
     overlap.sum_duplicates()
-    t_sizes = pd.Series(true_event[true_event >= 0]).value_counts()
+    t_sizes = (pd.Series(true_event[true_event >= 0]).value_counts() if true_sizes is None
+               else true_sizes)
     ov = overlap.tocoo()
     frac = ov.data / t_sizes.loc[t_ids[ov.row]].to_numpy()
     ok = frac >= threshold
@@ -136,7 +141,7 @@ def evaluate(
         ``pick_idx``.
     assignments
         ``pick_idx`` (position in ``picks``) and ``event_idx`` (predicted event) per associated
-        pick. A pick listed twice is an error.
+        pick. A pick listed under two events counts for both (PyOcto may do this).
     true_events
         Optional: ``event``, ``time`` (s), ``latitude``, ``longitude``, ``depth_km`` and
         optionally ``in_network``; needed for location errors and out-of-network handling.
@@ -160,20 +165,22 @@ def evaluate(
     (1.0, 1.0)
     """
     true_event = picks["event"].to_numpy().astype(int)
-    pred_event = np.full(len(picks), -1, dtype=int)
-    if len(assignments):
-        idx = assignments["pick_idx"].to_numpy().astype(int)
-        if len(np.unique(idx)) != len(idx):
-            raise ValueError("assignments: a pick is assigned to more than one event")
-        if idx.min() < 0 or idx.max() >= len(picks):
-            raise ValueError("assignments: pick_idx outside the pick table")
-        pred_event[idx] = assignments["event_idx"].to_numpy().astype(int)
-    matches = match_events(true_event, pred_event, threshold)
+    t_sizes = pd.Series(true_event[true_event >= 0]).value_counts()
+    # Scores are computed over assignment rows, so an associator that puts one pick into two
+    # events (PyOcto may, across its time slices) has it counted in both.
+    idx = assignments["pick_idx"].to_numpy().astype(int) if len(assignments) else \
+        np.zeros(0, dtype=int)
+    if len(idx) and (idx.min() < 0 or idx.max() >= len(picks)):
+        raise ValueError("assignments: pick_idx outside the pick table")
+    row_true = true_event[idx]
+    row_pred = (assignments["event_idx"].to_numpy().astype(int) if len(assignments)
+                else np.zeros(0, dtype=int))
+    matches = match_events(row_true, row_pred, threshold, true_sizes=t_sizes)
 
     true_ids = np.unique(true_event[true_event >= 0])
     if true_events is not None and len(true_events):
         true_ids = np.union1d(true_ids, true_events["event"].to_numpy().astype(int))
-    pred_ids = np.unique(pred_event[pred_event >= 0])
+    pred_ids = np.unique(row_pred)
     if pred_events is not None and len(pred_events):
         pred_ids = np.union1d(pred_ids, pred_events["event_idx"].to_numpy().astype(int))
     outside: set[int] = set()
@@ -187,9 +194,7 @@ def evaluate(
     precision, recall = _ratio(tp, n_pred), _ratio(tp, n_true)
 
     # Pick level over matched (in-network) pairs.
-    t_sizes = pd.Series(true_event[true_event >= 0]).value_counts()
-    is_pred = pred_event >= 0
-    pred_table = pd.DataFrame({"pred": pred_event[is_pred], "true": true_event[is_pred]})
+    pred_table = pd.DataFrame({"pred": row_pred, "true": row_true})
     n_in_pred = pred_table["pred"].value_counts()
     n_false = pred_table[pred_table["true"] < 0]["pred"].value_counts()
     pt, pp = inside["true_event"].to_numpy(), inside["pred_event"].to_numpy()

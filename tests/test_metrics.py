@@ -61,7 +61,13 @@ def test_missed_events_and_empty_prediction():
     assert s.event_recall == 0 and s.event_f1 == 0 and s.n_true_events == 2
 
 
-def test_double_assignment_is_an_error():
-    picks = _picks([0] * 3)
-    with pytest.raises(ValueError, match="more than one event"):
-        evaluate(picks, pd.DataFrame({"pick_idx": [0, 0], "event_idx": [1, 2]}))
+def test_a_pick_in_two_events_counts_for_both():
+    picks = _picks([0] * 10)
+    asg = pd.DataFrame({"pick_idx": list(range(10)) + [0], "event_idx": [1] * 10 + [2]})
+    s = evaluate(picks, asg)
+    assert s.n_pred_events == 2 and s.n_matched == 1 and s.event_precision == 0.5
+
+
+def test_pick_index_outside_the_table_is_an_error():
+    with pytest.raises(ValueError, match="pick_idx"):
+        evaluate(_picks([0] * 3), pd.DataFrame({"pick_idx": [5], "event_idx": [1]}))

@@ -16,7 +16,7 @@ def test_crustal_network_matches_the_paper_setting():
     assert st["id"].str.endswith(".").all() and st["id"].is_unique
 
 
-@pytest.mark.parametrize("name", ["crustal", "subduction"])
+@pytest.mark.parametrize("name", ["crustal", "subduction", "crustal-ridgecrest"])
 def test_scenario_rules(name):
     scn = make_scenario(name, n_events=60, noise=1.0, seed=4)
     spec = SCENARIOS[name]

@@ -100,3 +100,14 @@ def test_resume_without_checkpoint_is_an_error(tmp_path):
 def test_unknown_trainer():
     with pytest.raises(ValueError, match="synthetic"):
         get_trainer("nope")
+
+
+def test_train_command_line(tmp_path):
+    from seisbench_genie.cli import main
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "steps": 2}))
+    assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--no-progress",
+                 "--threads", "1"]) == 0
+    assert (tmp_path / "run" / "tiny.pt.v1").is_file()
+    assert (tmp_path / "run" / "curve.png").is_file()

@@ -211,8 +211,8 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
         return empty
     # Source likelihood: every other kept window first, then the windows in between only
     # next to a window where the field reaches half the detection threshold (a peak of
-    # height >= threshold keeps >= 0.6 of it one window away, as the labels are Gaussians of
-    # one window step), so the peaks found are those of the full evaluation.
+    # height >= 0.75 threshold keeps >= 0.45 threshold one window away, as the labels are
+    # Gaussians of one window step), so the peaks found are those of the full evaluation.
     field = torch.zeros(n_win, ctx.graph.n_sources)
 
     def evaluate(windows: torch.Tensor) -> None:
@@ -223,7 +223,7 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
 
     parity = (kept + a) % 2  # alternate on the global grid, independent of the chunking
     evaluate(kept[parity == 0])
-    high = field.amax(dim=1) >= 0.5 * params.detection_threshold
+    high = field.amax(dim=1) >= 0.4 * params.detection_threshold
     near = torch.zeros(n_win, dtype=torch.bool)
     near[1:] |= high[:-1]
     near[:-1] |= high[1:]
@@ -231,20 +231,29 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     nbrs = (ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1)
             if ctx.graph.source_edges.shape[1]
             else torch.zeros(ctx.graph.n_sources, 0, dtype=torch.long))
-    w, n, score = field_peaks(field, nbrs, params.detection_threshold)
+    # Sampled peaks down to 0.75 threshold, kept when their estimated height reaches it.
+    w, n, _ = field_peaks(field, nbrs, 0.75 * params.detection_threshold)
     core = (w >= pad) & (w < pad + hi - lo)
-    w, n, score = w[core], n[core], score[core]
-    return w + a, n, score, _parabolic_offset(field, w, n)
+    w, n = w[core], n[core]
+    offset, height = _peak_estimate(field, w, n)
+    ok = height >= params.detection_threshold
+    return w[ok] + a, n[ok], height[ok], offset[ok]
 
 
-def _parabolic_offset(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """Sub-window offset of each peak from a parabola through its three windows."""
-    lo = field[(w - 1).clamp(min=0), n]
-    hi = field[(w + 1).clamp(max=field.shape[0] - 1), n]
-    mid = field[w, n]
-    denom = lo - 2 * mid + hi
-    off = torch.where(denom < -1e-6, 0.5 * (lo - hi) / denom, torch.zeros_like(mid))
-    return off.clamp(-0.5, 0.5).to(torch.float64)
+def _peak_estimate(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sub-window offset and height of each peak from a Gaussian (a parabola in log) through
+    its three windows: the field is sampled every window step, so the sampled maximum
+    under-estimates a peak that falls between two windows."""
+    eps = 1e-6
+    lo = field[(w - 1).clamp(min=0), n].clamp(min=eps).log()
+    hi = field[(w + 1).clamp(max=field.shape[0] - 1), n].clamp(min=eps).log()
+    mid = field[w, n].clamp(min=eps).log()
+    curv = lo - 2 * mid + hi
+    off = torch.where(curv < -1e-6, 0.5 * (lo - hi) / curv, torch.zeros_like(mid))
+    off = off.clamp(-0.5, 0.5)
+    height = torch.exp(mid - 0.25 * (lo - hi) * off).clamp(max=1.0)
+    return off.to(torch.float64), torch.maximum(height, field[w, n])
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from seisbench_genie.benchmark.runner import ASSOCIATORS, BenchmarkConfig
+from seisbench_genie.synthetic.scenarios import SCENARIOS
 
 _FLOAT = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
 _RANGE = re.compile(rf"^\s*({_FLOAT})\s*[-:]\s*({_FLOAT})\s*$")
@@ -171,7 +172,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from seisbench_genie.benchmark.peers import DEFAULT_PEER_VENV
 
     grid = parser.add_argument_group("scenario grid (full product of all lists)")
-    grid.add_argument("--scenario", dest="scenarios", type=name_list(("crustal", "subduction")),
+    grid.add_argument("--scenario", dest="scenarios", type=name_list(tuple(SCENARIOS)),
                       default=["crustal", "subduction"],
                       help="scenarios, comma-separated (default: crustal,subduction)")
     grid.add_argument("--events", type=int_list, default=[100, 500, 2000],

@@ -7,6 +7,7 @@ from seisbench_genie.synthetic.scenarios import (
     crustal_stations,
     load_velocity_model,
     make_scenario,
+    ridgecrest_stations,
     subduction_stations,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "crustal_stations",
     "load_velocity_model",
     "make_scenario",
+    "ridgecrest_stations",
     "subduction_stations",
 ]

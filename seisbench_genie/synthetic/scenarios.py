@@ -6,7 +6,9 @@ Two station/velocity settings are provided:
   about 300 x 300 km, the Hadley & Kanamori (1977) layered model, depths 0-30 km, per-event cutoff
   distance 70-150 km;
 * ``subduction``: the 20 IPOC CX stations with the Graeber & Asch (1999) model, depths 0-250 km,
-  per-event cutoff 160-500 km.
+  per-event cutoff 160-500 km;
+* ``crustal-ridgecrest`` (a transfer test, not in the paper): GaMMA's 23 Ridgecrest stations
+  with GaMMA's Ridgecrest velocity model, depths 0-20 km, cutoff 30-100 km.
 
 Every day holds ``n_events`` events uniform in the scenario region and in time, P and S arrivals
 perturbed by uniform relative travel-time noise (default +-1 %), 20 % station dropout per event,
@@ -65,8 +67,17 @@ def load_velocity_model(name: str) -> pd.DataFrame:
     if name == "graeber_asch":
         df = _data_csv("graeber_asch_1999_northern_chile.csv")
         return pd.DataFrame({"depth_km": df["depth"], "vp": df["vp"], "vs": df["vs"]})
-    raise ValueError(f"name: unknown velocity model {name!r}; use 'hadley_kanamori' or "
-                     "'graeber_asch'")
+    if name == "gamma_ridgecrest":
+        # GaMMA's Ridgecrest model interpolates linearly between nodes: sampled here as 1 km
+        # constant-velocity layers (velocity at each layer's mid-depth) down to the last node.
+        df = _data_csv("gamma_ridgecrest_eikonal_nodes.csv")
+        z = df["depth_km"].to_numpy(float)
+        tops = np.r_[np.arange(0.0, z[-1], 1.0), z[-1]]
+        mid = np.r_[tops[:-1] + 0.5, z[-1]]
+        return pd.DataFrame({"depth_km": tops, "vp": np.interp(mid, z, df["vp_km_s"]),
+                             "vs": np.interp(mid, z, df["vs_km_s"])})
+    raise ValueError(f"name: unknown velocity model {name!r}; use 'hadley_kanamori', "
+                     "'graeber_asch' or 'gamma_ridgecrest'")
 
 
 def _farthest_point_subset(xy_km: np.ndarray, n: int) -> np.ndarray:
@@ -120,6 +131,24 @@ def subduction_stations() -> pd.DataFrame:
     return station_table(df.rename(columns={"elevation_m": "elevation"}))
 
 
+def ridgecrest_stations() -> pd.DataFrame:
+    """The 23 stations of GaMMA's Ridgecrest example (elevation in m).
+
+    Examples
+    --------
+    >>> len(ridgecrest_stations())
+    23
+    """
+    df = _data_csv("ridgecrest_stations_gamma.csv")
+    return station_table(pd.DataFrame({
+        "id": df["id"] + ".", "latitude": df["latitude"], "longitude": df["longitude"],
+        "elevation": df["elevation_m"]}))
+
+
+STATION_SETS = {"crustal": crustal_stations, "subduction": subduction_stations,
+                "crustal-ridgecrest": ridgecrest_stations}
+
+
 @dataclass(frozen=True)
 class ScenarioSpec:
     """Geometry and event model of one scenario family.
@@ -144,12 +173,16 @@ class ScenarioSpec:
     margin_deg: float
 
     def stations(self) -> pd.DataFrame:
-        return crustal_stations() if self.name == "crustal" else subduction_stations()
+        return STATION_SETS[self.name]()
 
 
 SCENARIOS: dict[str, ScenarioSpec] = {
     "crustal": ScenarioSpec("crustal", "hadley_kanamori", (0.0, 30.0), (70.0, 150.0), 0.0),
     "subduction": ScenarioSpec("subduction", "graeber_asch", (0.0, 250.0), (160.0, 500.0), 0.3),
+    # A network no model was trained on: GaMMA's Ridgecrest stations (~80 km aperture) and
+    # its gradient velocity model; events 0-20 km deep, cutoff 30-100 km.
+    "crustal-ridgecrest": ScenarioSpec("crustal-ridgecrest", "gamma_ridgecrest", (0.0, 20.0),
+                                       (30.0, 100.0), 0.1),
 }
 
 
