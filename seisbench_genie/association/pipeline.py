@@ -94,8 +94,13 @@ class _Context:
         sc = network.scale
         self.network, self.bound, self.region, self.scale = network, bound, region, sc
         sta = bound.station_xyz_km.to(torch.float64).numpy()
-        nodes = source_nodes(region.x_km, region.y_km, region.depth_km, sc.node_spacing_km,
-                             sc.node_spacing_km * sc.depth_spacing_factor)
+        # Nodes are cell centres, half a spacing inside the box they tile: the box is widened
+        # by half a spacing so that an event at the region's edge is as close to a node as
+        # one inside (its location may then fall up to that far outside the region).
+        h = 0.5 * sc.node_spacing_km
+        nodes = source_nodes((region.x_km[0] - h, region.x_km[1] + h),
+                             (region.y_km[0] - h, region.y_km[1] + h), region.depth_km,
+                             sc.node_spacing_km, sc.node_spacing_km * sc.depth_spacing_factor)
         self.graph = build_region_graph(sta, nodes, sc)
         src = self.graph.source_xyz[self.graph.pair_source].to(torch.float64)
         with torch.no_grad():

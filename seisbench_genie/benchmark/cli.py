@@ -263,6 +263,15 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
 def run(args: argparse.Namespace) -> int:
     """Execute ``seisbench-genie benchmark``.
 
+    Examples
+    --------
+    >>> from seisbench_genie.cli import build_parser
+    >>> args = build_parser().parse_args(["benchmark", "--scenario", "subduction",
+    ...                                   "--events", "500", "--noise", "1.0",
+    ...                                   "--associators", "pyocto,gamma"])
+    >>> run(args)  # doctest: +SKIP
+    0
+
     Returns
     -------
     int

@@ -106,6 +106,14 @@ class RunOutput:
         The parsed ``timing.json``.
     process_seconds : float
         Wall time of the whole subprocess (imports, table building and I/O included).
+
+    Examples
+    --------
+    >>> out = RunOutput(pd.DataFrame(columns=EVENT_COLUMNS),
+    ...                 pd.DataFrame(columns=ASSIGNMENT_COLUMNS),
+    ...                 {"wall_seconds": 1.0, "peak_rss_mb": 80.0})
+    >>> out.timing["wall_seconds"]
+    1.0
     """
 
     events: pd.DataFrame

@@ -66,6 +66,11 @@ class Cell:
         Fraction of each event's picks removed.
     seed : int
         Scenario seed.
+
+    Examples
+    --------
+    >>> Cell("subduction", 500, 1.0).label
+    'subduction_500_1.0'
     """
 
     scenario: str
@@ -176,6 +181,13 @@ class BenchmarkConfig:
         Write the figures at the end.
     peer_overrides : dict
         ``{"pyocto": {...}, "gamma": {...}}`` parameter overrides.
+
+    Examples
+    --------
+    >>> cfg = BenchmarkConfig(scenarios=["subduction"], events=[500], noise=[1.0],
+    ...                       associators=["pyocto", "gamma"])
+    >>> len(expand_grid(cfg)), cfg.timeout
+    (1, 1800.0)
     """
 
     scenarios: list[str] = field(default_factory=lambda: ["crustal", "subduction"])
@@ -268,6 +280,11 @@ class RunContext:
         Set when the peer venv could not be created (all peer runs then fail with it).
     log : TextIO
         Stream for progress messages.
+
+    Examples
+    --------
+    >>> ctx = RunContext(config=BenchmarkConfig())
+    >>> ctx.get_peer_python()  # creates the peer venv on first use  # doctest: +SKIP
     """
 
     config: BenchmarkConfig

@@ -69,6 +69,12 @@ def _box_km(proj, region: dict) -> tuple[list[float], list[float]]:
 
 
 def main(argv: list[str]) -> int:
+    """Run on ``argv[1]`` (the work directory); returns the exit status.
+
+    Examples
+    --------
+    ``<peer-venv>/bin/python gamma_runner.py /tmp/workdir`` (normally started by the benchmark).
+    """
     if len(argv) != 2:
         print("usage: gamma_runner.py WORKDIR", file=sys.stderr)
         return 2

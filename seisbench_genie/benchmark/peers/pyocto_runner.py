@@ -48,6 +48,12 @@ def _cpu_seconds() -> float:
 
 
 def main(argv: list[str]) -> int:
+    """Run on ``argv[1]`` (the work directory); returns the exit status.
+
+    Examples
+    --------
+    ``<peer-venv>/bin/python pyocto_runner.py /tmp/workdir`` (normally started by the benchmark).
+    """
     if len(argv) != 2:
         print("usage: pyocto_runner.py WORKDIR", file=sys.stderr)
         return 2
