@@ -286,8 +286,7 @@ class GENIE(PoochPretrainedModel):
         lat, lon = projection.to_geographic(events["x_km"].to_numpy(),
                                             events["y_km"].to_numpy())
         events = events.assign(latitude=lat, longitude=lon)[EVENT_OUTPUT_COLUMNS]
-        catalog = build_catalog(events, assignments, table, stations,
-                                model_name=self.scale.name)
+        catalog = build_catalog(events, assignments, table, sub, model_name=self.scale.name)
         return seisbench.util.ClassifyOutput(self.name, catalog=catalog, events=events,
                                              assignments=assignments)
 

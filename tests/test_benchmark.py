@@ -470,3 +470,16 @@ def test_scenario_generation_failure_is_recorded(tmp_path):
     assert df["status"].tolist() == ["failed", "ok"]
     assert "bad station file" in df["message"].iloc[0]
     assert df["event_f1"].iloc[1] == 1.0 and df["wall_s"].iloc[1] == 0.5
+
+
+def test_duplicate_assignments_keep_smallest_residual():
+    from seisbench_genie.benchmark.runner import unique_assignments
+
+    asg = pd.DataFrame({"pick_idx": [3, 4, 4, 5, 5], "event_idx": [1, 1, 2, 1, 2],
+                        "residual_s": [0.0, -1.2, 0.3, np.nan, 0.5]})
+    kept, dropped = unique_assignments(asg)
+    assert dropped == 2 and kept["pick_idx"].tolist() == [3, 4, 5]
+    assert kept["event_idx"].tolist() == [1, 2, 2]
+    no_res = asg.drop(columns="residual_s")
+    assert unique_assignments(no_res)[0]["event_idx"].tolist() == [1, 1, 1]
+    assert unique_assignments(asg.iloc[:2])[1] == 0

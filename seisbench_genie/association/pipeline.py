@@ -176,7 +176,7 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     # 4. Refine through the continuous field, associate, locate, associate again.
     src_xyz, emb = _refine(ctx, src_xyz, origin)
     links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=2.0 * sc.kernel_s)
-    new_xyz, new_origin = _relocate(ctx, src_xyz, origin, links, params)
+    new_xyz, new_origin = _relocate(ctx, src_xyz, origin, links)
     moved = torch.nonzero((new_xyz != src_xyz).any(dim=1) | (new_origin != origin)).squeeze(1)
     src_xyz, origin = new_xyz, new_origin
     if moved.numel():
@@ -185,7 +185,7 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
     if links.empty:
         return _empty()
-    return _finalise(ctx, src_xyz, origin, score, links, params)
+    return _finalise(ctx, src_xyz, origin, score, links)
 
 
 def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, hi: int
@@ -347,8 +347,8 @@ def _associate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, emb: torc
     return pd.concat(rows, ignore_index=True)
 
 
-def _relocate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, links: pd.DataFrame,
-              params: AssociationParams) -> tuple[torch.Tensor, torch.Tensor]:
+def _relocate(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, links: pd.DataFrame
+              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Locate sources with their provisional picks (best source per pick); sources with too
     few picks keep the network's estimate."""
     if links.empty:
@@ -381,8 +381,7 @@ def _location_bounds(ctx: _Context) -> tuple[tuple[float, float], ...]:
 
 
 def _finalise(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, score: torch.Tensor,
-              links: pd.DataFrame, params: AssociationParams
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+              links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     sources = np.sort(links["source"].unique())
     remap = np.full(len(xyz), -1)
     remap[sources] = np.arange(len(sources))

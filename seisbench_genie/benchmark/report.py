@@ -52,6 +52,7 @@ RESULT_COLUMNS = [
     "load_1min",
     "process_s",
     "setup_s",
+    "n_duplicate_assignments",
     *SCORE_COLUMNS,
     "message",
 ]
@@ -67,6 +68,7 @@ _MD_HEADERS = {
     "n_true_events": "true ev.",
     "n_pred_events": "pred. ev.",
     "n_matched": "matched",
+    "n_duplicate_assignments": "dup. asg.",
     "pick_precision": "pick P",
     "pick_recall": "pick R",
     "pick_f1": "pick F1",

@@ -368,6 +368,38 @@ def _nan_scores() -> dict[str, float]:
     return {f.name: math.nan for f in dataclasses.fields(AssociationScores)}
 
 
+def unique_assignments(assignments: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep one event per pick: the assignment with the smallest ``|residual_s|``.
+
+    Some associators may give a pick to two events (PyOcto allows ``max_pick_overlap`` shared
+    picks across time-slice boundaries); the scoring expects one event per pick, so every
+    associator's output passes through the same rule: keep the assignment with the smallest
+    absolute residual (``residual_s``), or the first one listed when there is no residual.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The de-duplicated assignments and the number of assignments dropped.
+
+    Examples
+    --------
+    >>> asg = pd.DataFrame({"pick_idx": [0, 1, 1], "event_idx": [5, 5, 6],
+    ...                     "residual_s": [0.1, 0.9, -0.2]})
+    >>> kept, dropped = unique_assignments(asg)
+    >>> kept["event_idx"].tolist(), dropped
+    ([5, 6], 1)
+    """
+    if not len(assignments) or not assignments["pick_idx"].duplicated().any():
+        return assignments, 0
+    order = assignments
+    if "residual_s" in assignments:
+        key = assignments["residual_s"].abs().fillna(float("inf"))
+        order = assignments.assign(_key=key).sort_values("_key", kind="stable")
+    kept = order.drop_duplicates("pick_idx", keep="first").drop(columns="_key", errors="ignore")
+    kept = kept.sort_index()
+    return kept, len(assignments) - len(kept)
+
+
 def _base_row(name: str, cell: Cell, picks: pd.DataFrame | None) -> dict[str, Any]:
     """A results row with the cell's key, pick counts and empty (NaN) measurements."""
     row: dict[str, Any] = dict(zip(KEY_COLUMNS, cell.key(name), strict=True))
@@ -384,6 +416,7 @@ def _base_row(name: str, cell: Cell, picks: pd.DataFrame | None) -> dict[str, An
         load_1min=math.nan,
         process_s=math.nan,
         setup_s=math.nan,
+        n_duplicate_assignments=math.nan,
     )
     row.update(_nan_scores())
     row["message"] = ""
@@ -447,8 +480,10 @@ def run_one(
         cleanup = True
     try:
         out = fn(scenario, cell, ctx, workdir)
+        assignments, n_dropped = unique_assignments(out.assignments)
+        row["n_duplicate_assignments"] = n_dropped
         scores = evaluate(
-            picks, out.assignments, true_events=scenario.events, pred_events=out.events
+            picks, assignments, true_events=scenario.events, pred_events=out.events
         )
         row.update(scores.as_dict())
         row.update(
