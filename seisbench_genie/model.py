@@ -71,7 +71,7 @@ class GENIE(PoochPretrainedModel):
         "min_picks": ("Minimum picks per event", 10),
         "min_p_and_s_stations": ("Minimum stations with both P and S per event", 0),
         "device": ("torch device for the network (default: the model's)", None),
-        "batch_size": ("Windows per network call", 64),
+        "batch_size": ("Windows per network call (default: from the graph size)", None),
         "progress": ("Show progress bars", False),
     }
 
@@ -226,7 +226,7 @@ class GENIE(PoochPretrainedModel):
             station_terms : DataFrame ``id``, ``p_term_s``, ``s_term_s`` (s, added).
             detection_threshold (0-1, default 0.3), association_threshold (0-1, default 0.3),
             min_picks (default 10), min_p_and_s_stations (default 0), device, batch_size
-            (windows per network call, default 64), progress (bool).
+            (windows per network call; default: chosen from the graph size), progress (bool).
 
         Returns
         -------
@@ -249,13 +249,14 @@ class GENIE(PoochPretrainedModel):
             association_threshold=float(self._arg(kwargs, "association_threshold")),
             min_picks=int(self._arg(kwargs, "min_picks")),
             min_p_and_s_stations=int(self._arg(kwargs, "min_p_and_s_stations")),
-            batch_size=int(self._arg(kwargs, "batch_size")),
+            batch_size=(None if self._arg(kwargs, "batch_size") is None
+                        else int(self._arg(kwargs, "batch_size"))),
             progress=bool(self._arg(kwargs, "progress")),
         )
         for name in ("detection_threshold", "association_threshold"):
             if not 0 < getattr(params, name) < 1:
                 raise ValueError(f"{name}: must be in (0, 1), got {getattr(params, name)}")
-        if params.min_picks < 1 or params.batch_size < 1:
+        if params.min_picks < 1 or (params.batch_size is not None and params.batch_size < 1):
             raise ValueError("min_picks and batch_size must be >= 1")
         stations = station_table(inventory, "inventory")
         table = pick_table(picks)
