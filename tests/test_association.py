@@ -109,7 +109,8 @@ def test_bad_arguments_name_the_culprit(model, day):
 
 def test_chunking_loses_and_doubles_nothing(model, day):
     """Detection runs in chunks of windows and association in time blocks of candidates; the
-    chunk sizes must not change the result (no event lost or doubled at a border)."""
+    chunk sizes (and the windows per network call) must not change the result (no event lost
+    or doubled at a border)."""
     from seisbench_genie.association import AssociationParams, Region, associate_table
     from seisbench_genie.geo import LocalProjection
     from seisbench_genie.picks import match_stations, pick_table
@@ -125,9 +126,12 @@ def test_chunking_loses_and_doubles_nothing(model, day):
         warnings.simplefilter("ignore")
         big = associate_table(model.network, bound, region, table, AssociationParams())
         small = associate_table(model.network, bound, region, table,
-                                AssociationParams(chunk_s=30.0, detection_chunk_s=301.0))
+                                AssociationParams(chunk_s=30.0, detection_chunk_s=301.0,
+                                                  batch_size=3))
+    assert len(big[0]) >= 10
     assert len(big[0]) == len(small[0])
     assert big[1]["pick_idx"].tolist() == small[1]["pick_idx"].tolist()
+    assert np.allclose(big[0]["time"], small[0]["time"], atol=1e-3)
 
 
 def test_save_load_round_trip_and_foreign_weights(model, tmp_path):
@@ -160,3 +164,50 @@ def test_from_pretrained_uses_the_shipped_weights_offline(tmp_path, monkeypatch)
     assert (tmp_path / "models" / "v3" / "genie" / "crustal.pt.v1").is_file()
     with pytest.raises(ValueError, match="crustal"):
         GENIE.from_pretrained("no_such_model")
+
+
+def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, day):
+    """The source field is evaluated on every other window, then next to high windows; the
+    detections must be those of the field evaluated on every candidate window."""
+    import torch
+
+    from seisbench_genie.association import AssociationParams, Region, pipeline
+    from seisbench_genie.association.detection import candidate_windows, field_peaks, source_field
+    from seisbench_genie.geo import LocalProjection
+    from seisbench_genie.picks import match_stations, pick_table
+    from seisbench_genie.traveltimes import get
+
+    table = match_stations(pick_table(day.picks[["station", "phase", "time"]]), day.stations)
+    table = table.sort_values("time").reset_index(drop=True)
+    proj = LocalProjection.centred_on(day.stations)
+    x, y = proj.to_local(day.stations.latitude, day.stations.longitude)
+    region = Region((x.min() - 20, x.max() + 20), (y.min() - 20, y.max() + 20), (0.0, 40.0))
+    bound = get("layered", model=day.velocity_model, max_distance_km=300,
+                max_depth_km=45).bind(day.stations, projection=proj)
+    params = AssociationParams(detection_threshold=0.4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ctx = pipeline._Context(model.network, bound, region, table)
+        step = ctx.scale.window_step_s
+        t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
+        n_win = int(np.ceil((float(ctx.pick_time.max()) - t_start) / step)) + 1
+        w, n, height, _ = pipeline._detect(ctx, params, t_start, 0, n_win)
+        # reference: the field on every candidate window (same padding as _detect)
+        pad = pipeline.DETECTION_STRIDE
+        keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,
+                                 t_start - pad * step, n_win + 2 * pad, step,
+                                 max(3, int(0.7 * params.min_picks)), ctx.pick_phase)
+        kept = torch.nonzero(keep).squeeze(1)
+        field = torch.zeros(n_win + 2 * pad, ctx.graph.n_sources)
+        field[kept] = source_field(model.network, ctx.graph, ctx.index, ctx.tp, ctx.ts,
+                                   t_start + (kept - pad).to(torch.float64) * step, 16)
+    nbrs = ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1)
+    w_ref, n_ref, _ = field_peaks(field, nbrs, 0.75 * params.detection_threshold)
+    core = (w_ref >= pad) & (w_ref < pad + n_win)
+    w_ref, n_ref = w_ref[core] - pad, n_ref[core]
+    ref_height = pipeline._peak_estimate(field, w_ref + pad, n_ref)[1]
+    ok = ref_height >= params.detection_threshold
+    assert int(ok.sum()) >= 10
+    found = sorted(zip(w.tolist(), n.tolist(), strict=True))
+    expected = sorted(zip(w_ref[ok].tolist(), n_ref[ok].tolist(), strict=True))
+    assert found == expected

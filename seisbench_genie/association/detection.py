@@ -21,12 +21,14 @@ def candidate_windows(
     n_windows: int,
     step_s: float,
     min_count: int,
+    pick_phase: torch.Tensor | None = None,
     chunk: int = 4096,
 ) -> torch.Tensor:
     """Windows where enough picks could make an event (the rest is never evaluated).
 
     Every pick is back-projected to the origin time it implies at each source node linked to
-    its station, for a P and an S hypothesis; a window is kept when some node collects at least
+    its station, for a P and an S hypothesis (or, when ``pick_phase`` (0 = P, 1 = S) is
+    given, for its labelled phase only); a window is kept when some node collects at least
     ``min_count`` back-projected picks within +-1 window. Returns a (n_windows,) bool mask.
 
     Examples
@@ -52,10 +54,12 @@ def candidate_windows(
         pairs = table[st]  # (c, width)
         ok = pairs >= 0
         p = pairs.clamp(min=0)
-        for tt in (travel_p_s, travel_s_s):
+        for code, tt in enumerate((travel_p_s, travel_s_s)):
             origin = t[:, None] - tt[p].to(torch.float64)
             w = torch.round((origin - t_start_s) / step_s).long() + 1
             keep = ok & (w >= 0) & (w < n_windows + 2)
+            if pick_phase is not None:
+                keep &= (pick_phase[i:i + chunk] == code)[:, None]
             flat = w[keep] * n + graph.pair_source[p[keep]]
             counts.view(-1).index_add_(0, flat, torch.ones_like(flat, dtype=torch.int32))
     smooth = counts[:-2] + counts[1:-1] + counts[2:]

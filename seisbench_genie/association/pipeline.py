@@ -222,11 +222,11 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     if i1 <= i0:
         return empty
     # Windows whose back-projected picks could make an event: an event with min_picks picks
-    # back-projects at least ~70 % of them into one node and +-1 window (S residuals of a
-    # node half a cell away can fall outside).
+    # back-projects at least ~70 % of them, each with its labelled phase, into one node and
+    # +-1 window (S residuals of a node half a cell away can fall outside).
     min_count = max(3, int(0.7 * params.min_picks))
     keep = candidate_windows(ctx.pick_station[i0:i1], ctx.pick_time[i0:i1], ctx.graph, ctx.tp,
-                             ctx.ts, t_a, n_win, step, min_count)
+                             ctx.ts, t_a, n_win, step, min_count, ctx.pick_phase[i0:i1])
     kept = torch.nonzero(keep).squeeze(1)
     if kept.numel() == 0:
         return empty
