@@ -191,7 +191,7 @@ def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, day):
         step = ctx.scale.window_step_s
         t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
         n_win = int(np.ceil((float(ctx.pick_time.max()) - t_start) / step)) + 1
-        w, n = pipeline._detect(ctx, params, t_start, 0, n_win)[:2]
+        w, n, height, _ = pipeline._detect(ctx, params, t_start, 0, n_win)
         # reference: the field on every candidate window (same padding as _detect)
         pad = pipeline.DETECTION_STRIDE
         keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,

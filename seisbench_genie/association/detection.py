@@ -76,12 +76,8 @@ def source_field(
     window_times_s: torch.Tensor,
     batch_size: int = 64,
     progress: bool = False,
-    latent_out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Source likelihood at the source nodes for each window: (W, N) in [0, 1].
-
-    When ``latent_out`` (W, N, C) is given, the network's latent source field of every window
-    is written into it (for later queries with ``GENIENetwork.query_field``).
 
     Examples
     --------
@@ -96,8 +92,6 @@ def source_field(
                                 network.scale.kernel_s)
         latent = network.encode(feats, graph)
         out[i:i + len(t0)] = torch.sigmoid(network.node_logits(latent)).cpu()
-        if latent_out is not None:
-            latent_out[i:i + len(t0)] = latent.cpu()
     return out
 
 

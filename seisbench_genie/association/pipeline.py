@@ -184,14 +184,13 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
         return _empty()
     n = torch.cat([f[1] for f in found])
     score = torch.cat([f[2] for f in found])
-    latent = torch.cat([f[4] for f in found])
     src_xyz = ctx.graph.source_xyz[n].to(torch.float64)
     origin = t_start + (w.to(torch.float64) + torch.cat([f[3] for f in found])) * step
     keep_idx = suppress_duplicates(src_xyz.numpy(), origin.numpy(), score.numpy(),
                                    radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
     src_xyz, origin, score = src_xyz[keep_idx], origin[keep_idx], score[keep_idx]
     # 4. Refine through the continuous field, associate, locate, associate again.
-    src_xyz, emb = _refine(ctx, src_xyz, latent[torch.as_tensor(keep_idx, dtype=torch.long)])
+    src_xyz, emb = _refine(ctx, src_xyz, origin, ctx.batch_size(params))
     links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=2.0 * sc.kernel_s)
     new_xyz, new_origin = _relocate(ctx, src_xyz, origin, links)
     moved = torch.nonzero((new_xyz != src_xyz).any(dim=1) | (new_origin != origin)).squeeze(1)
@@ -206,10 +205,9 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
 
 
 def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, hi: int
-            ) -> tuple[torch.Tensor, ...]:
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Peaks of the source field with window index in [lo, hi) of the grid
-    ``t_start + k * step``: window index, node, value, sub-window offset, and the latent
-    source field (K, N, C) of each peak's window."""
+    ``t_start + k * step``: window index, node, value and sub-window offset."""
     network, sc = ctx.network, ctx.scale
     step, pad = sc.window_step_s, DETECTION_STRIDE
     a = lo - pad
@@ -220,8 +218,7 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
                                                             dtype=torch.float64)))
     i1 = int(torch.searchsorted(ctx.pick_time, torch.tensor(
         t_a + n_win * step + ctx.max_travel_s + 3 * step, dtype=torch.float64), right=True))
-    empty = ((torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),) * 2
-             + (torch.zeros(0, ctx.graph.n_sources, network.hidden),))
+    empty = (torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),) * 2
     if i1 <= i0:
         return empty
     # Windows whose back-projected picks could make an event: an event with min_picks picks
@@ -241,18 +238,15 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     # Which windows are evaluated depends only on the grid within +-DETECTION_STRIDE windows,
     # so chunk borders (padded by as much) change nothing.
     field = torch.zeros(n_win, ctx.graph.n_sources)
-    latent = torch.zeros(n_win, ctx.graph.n_sources, network.hidden)
     batch = ctx.batch_size(params)
     is_kept = torch.zeros(n_win, dtype=torch.bool)
     is_kept[kept] = True
     done = torch.zeros(n_win, dtype=torch.bool)
     todo = kept[(kept + a) % DETECTION_STRIDE == 0]
     while todo.numel():
-        lat = torch.zeros(len(todo), ctx.graph.n_sources, network.hidden)
         field[todo] = source_field(
             network, ctx.net_graph, ctx.net_index, ctx.net_tp, ctx.net_ts,
-            t_a + todo.to(torch.float64) * step, batch, params.progress, latent_out=lat)
-        latent[todo] = lat
+            t_a + todo.to(torch.float64) * step, batch, params.progress)
         done[todo] = True
         high = torch.zeros(n_win, dtype=torch.bool)
         high[todo] = field[todo].amax(dim=1) >= 0.4 * params.detection_threshold
@@ -269,7 +263,7 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     w, n = w[core], n[core]
     offset, height = _peak_estimate(field, w, n)
     ok = height >= params.detection_threshold
-    return w[ok] + a, n[ok], height[ok], offset[ok], latent[w[ok]]
+    return w[ok] + a, n[ok], height[ok], offset[ok]
 
 
 def _peak_estimate(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor
@@ -314,28 +308,17 @@ def _embed(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, batch: int
     return embs, logits
 
 
-@torch.no_grad()
-def _refine(ctx: _Context, xyz: torch.Tensor, latent: torch.Tensor, batch: int = 256
+def _refine(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, batch: int
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Move each detection to the best point of a small lattice of queries of the continuous
-    field of its window (``latent`` (S, N, C), kept from the detection); returns the
-    positions and their embeddings."""
+    field; returns the positions and their embeddings."""
     h = 0.5 * ctx.scale.node_spacing_km
     offs = torch.tensor([[a, b, c] for a in (-h, 0, h) for b in (-h, 0, h)
                          for c in (-h, 0, h)], dtype=torch.float64)
     lo = torch.tensor([b[0] for b in ctx.region.bounds()], dtype=torch.float64)
     hi = torch.tensor([b[1] for b in ctx.region.bounds()], dtype=torch.float64)
     cand = torch.maximum(torch.minimum(xyz[:, None, :] + offs[None], hi), lo)
-    n_q = cand.shape[1]
-    emb = torch.zeros(len(xyz), n_q, ctx.network.hidden)
-    logit = torch.zeros(len(xyz), n_q)
-    for i in range(0, len(xyz), batch):
-        q = cand[i:i + batch]
-        window = torch.arange(len(q), device=ctx.device).repeat_interleave(n_q)
-        lg, e = ctx.network.query_field(latent[i:i + batch].to(ctx.device), ctx.net_graph,
-                                        window, q.reshape(-1, 3).float().to(ctx.device))
-        emb[i:i + len(q)] = e.reshape(len(q), n_q, -1).cpu()
-        logit[i:i + len(q)] = lg.reshape(len(q), n_q).cpu()
+    emb, logit = _embed(ctx, cand, origin, batch)
     best = logit.argmax(dim=1)
     rows = torch.arange(len(xyz))
     return cand[rows, best], emb[rows, best]
