@@ -52,11 +52,14 @@ class PickIndex:
                          ) -> torch.Tensor:
         """Absolute time (s) from ``time_s`` to the nearest pick of channel ``which`` at
         ``station`` (broadcast shapes); ``inf`` when the station has none."""
+        return self.nearest_residual_key(which, station.to(torch.float64) * STRIDE_S + time_s)
+
+    def nearest_residual_key(self, which: str, query: torch.Tensor) -> torch.Tensor:
+        """As :meth:`nearest_residual`, for query keys ``station * STRIDE_S + time_s``."""
         keys = self.keys[which]
         if keys.numel() == 0:
-            return torch.full(torch.broadcast_shapes(station.shape, time_s.shape),
-                              float("inf"), dtype=torch.float64, device=time_s.device)
-        query = station.to(torch.float64) * STRIDE_S + time_s
+            return torch.full(query.shape, float("inf"), dtype=torch.float64,
+                              device=query.device)
         pos = torch.searchsorted(keys, query.contiguous())
         hi = keys[pos.clamp(max=keys.numel() - 1)]
         lo = keys[(pos - 1).clamp(min=0)]
@@ -102,13 +105,13 @@ def window_features(
     (1.0, 1.0)
     """
     t0 = t0_s.to(torch.float64)[:, None]
-    station = pair_station[None, :]
-    arr_p = t0 + travel_p_s.to(torch.float64)[None, :]
-    arr_s = t0 + travel_s_s.to(torch.float64)[None, :]
+    base = pair_station.to(torch.float64) * STRIDE_S
+    key_p = t0 + (base + travel_p_s.to(torch.float64))[None, :]  # predicted P arrival keys
+    key_s = t0 + (base + travel_s_s.to(torch.float64))[None, :]
     res = torch.stack([
-        index.nearest_residual("any", station, arr_p),
-        index.nearest_residual("any", station, arr_s),
-        index.nearest_residual("P", station, arr_p),
-        index.nearest_residual("S", station, arr_s),
+        index.nearest_residual_key("any", key_p),
+        index.nearest_residual_key("any", key_s),
+        index.nearest_residual_key("P", key_p),
+        index.nearest_residual_key("S", key_s),
     ], dim=-1)
     return torch.exp(-0.5 * (res / kernel_s) ** 2).to(torch.float32)
