@@ -84,22 +84,19 @@ class MeanConv(MessagePassing):
         self.act = nn.PReLU()
 
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor,
-                static: torch.Tensor | None = None) -> torch.Tensor:
-        """``x`` (N, B, C) node features. ``static`` (N * B, C_out), optional: the
-        contribution of further input channels that are logically concatenated to ``x``
-        (``extra_weights`` maps them), computed by the caller, bias included."""
+                extra: torch.Tensor | None = None, extra_mean: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """``x`` (N, B, C) node features; ``extra`` (N, B, C') further input channels that are
+        logically concatenated to ``x`` (given apart so nothing is copied), with
+        ``extra_mean`` their neighbour mean (the same for every layer, computed once)."""
         n, b, c = x.shape
-        mean = self.propagate(adjacency, x=x.reshape(n, b * c)).reshape(-1, c)
+        mean = self.propagate(adjacency, x=x.reshape(n, b * c)).reshape(n, b, c)
         w_root, w_nbr = self.root.weight, self.neighbour.weight
-        bias = self.root.bias if static is None else static
-        out = torch.addmm(bias, x.reshape(-1, c), w_root[:, :c].T)
-        out = out.addmm_(mean, w_nbr[:, :c].T)
-        return self.act(out).reshape(n, b, -1)
-
-    def extra_weights(self, c: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Weights (C_out, C') of the extra input channels (those beyond the first ``c``)
-        and of their neighbour mean."""
-        return self.root.weight[:, c:], self.neighbour.weight[:, c:]
+        out = torch.addmm(self.root.bias, x.reshape(-1, c), w_root[:, :c].T).reshape(n, b, -1)
+        out = out + mean @ w_nbr[:, :c].T
+        if extra is not None:
+            out = out + extra @ w_root[:, c:].T + extra_mean @ w_nbr[:, c:].T
+        return self.act(out)
 
     def mean(self, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Neighbour mean of (N, B, C) features."""

@@ -90,24 +90,12 @@ class GENIENetwork(nn.Module):
         first, act, last = self.embed
         static = graph.pair_offset @ first.weight[:, N_FEATURES:].T + first.bias  # (E, H)
         h = last(act(x @ first.weight[:, :N_FEATURES].T + static[:, None, :]))
-        # The raw channels enter every product layer with their station and source neighbour
-        # means: their contributions to all four layers are one matrix product.
         x_sta = self.product_station_1.mean(adj_sta, x)
         x_src = self.product_source_1.mean(adj_src, x)
-        layers = ((self.product_station_1, adj_sta, 1), (self.product_source_1, adj_src, 2),
-                  (self.product_station_2, adj_sta, 1), (self.product_source_2, adj_src, 2))
-        raw = torch.cat([x, x_sta, x_src], dim=-1).reshape(e * b, 3 * N_FEATURES)
-        blocks = []
-        for conv, _, which in layers:
-            w_root, w_nbr = conv.extra_weights(h.shape[-1])
-            parts = [w_root, torch.zeros_like(w_nbr), torch.zeros_like(w_nbr)]
-            parts[which] = w_nbr
-            blocks.append(torch.cat(parts, dim=1))
-        bias = torch.cat([conv.root.bias for conv, _, _ in layers])
-        static = torch.addmm(bias, raw, torch.cat(blocks).T)  # (E * B, 4 * C)
-        width = static.shape[1] // len(layers)
-        for i, (conv, adjacency, _) in enumerate(layers):
-            h = conv(h, adjacency, static[:, i * width:(i + 1) * width])
+        h = self.product_station_1(h, adj_sta, x, x_sta)
+        h = self.product_source_1(h, adj_src, x, x_src)
+        h = self.product_station_2(h, adj_sta, x, x_sta)
+        h = self.product_source_2(h, adj_src, x, x_src)
         z = self.read_in(h, graph.pair_offset, readin, x)  # (N, B, C)
         neighbours, offsets = self._source_knn(graph)
         if neighbours is not None:
