@@ -72,6 +72,7 @@ class GENIE(PoochPretrainedModel):
         "min_p_and_s_stations": ("Minimum stations with both P and S per event", 0),
         "device": ("torch device for the network (default: the model's)", None),
         "batch_size": ("Windows per network call (default: from the graph size)", None),
+        "num_threads": ("CPU threads of the association (torch intra-op threads; default 1)", 1),
         "progress": ("Show progress bars", False),
     }
 
@@ -226,7 +227,11 @@ class GENIE(PoochPretrainedModel):
             station_terms : DataFrame ``id``, ``p_term_s``, ``s_term_s`` (s, added).
             detection_threshold (0-1, default 0.3), association_threshold (0-1, default 0.3),
             min_picks (default 10), min_p_and_s_stations (default 0), device, batch_size
-            (windows per network call; default: chosen from the graph size), progress (bool).
+            (windows per network call; default: chosen from the graph size), num_threads
+            (CPU threads, default 1: the network's operations are small, and on this
+            project's 2-core test machine two threads were no faster on an idle machine and
+            up to 25 times slower while another process kept a core busy; the previous
+            torch setting is restored afterwards), progress (bool).
 
         Returns
         -------
@@ -258,6 +263,9 @@ class GENIE(PoochPretrainedModel):
                 raise ValueError(f"{name}: must be in (0, 1), got {getattr(params, name)}")
         if params.min_picks < 1 or (params.batch_size is not None and params.batch_size < 1):
             raise ValueError("min_picks and batch_size must be >= 1")
+        num_threads = int(self._arg(kwargs, "num_threads"))
+        if num_threads < 1:
+            raise ValueError(f"num_threads: must be >= 1, got {num_threads}")
         stations = station_table(inventory, "inventory")
         table = pick_table(picks)
         table = match_stations(table, stations) if len(table) else table
@@ -281,9 +289,14 @@ class GENIE(PoochPretrainedModel):
         device = self._arg(kwargs, "device")
         if device is not None:
             self.to(device)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # torch sparse "beta" notices
-            events, assignments = associate_table(self.network, bound, region, table, params)
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(num_threads)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # torch sparse "beta" notices
+                events, assignments = associate_table(self.network, bound, region, table, params)
+        finally:
+            torch.set_num_threads(previous_threads)
         lat, lon = projection.to_geographic(events["x_km"].to_numpy(),
                                             events["y_km"].to_numpy())
         events = events.assign(latitude=lat, longitude=lon)[EVENT_OUTPUT_COLUMNS]

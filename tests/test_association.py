@@ -95,6 +95,8 @@ def test_empty_and_unknown_station_input(model, day):
 
 def test_bad_arguments_name_the_culprit(model, day):
     picks = day.picks[["station", "phase", "time"]]
+    with pytest.raises(ValueError, match="num_threads"):
+        model.classify(picks, day.stations, num_threads=0)
     with pytest.raises(ValueError, match="threshhold"):
         model.classify(picks, day.stations, threshhold=0.3)
     with pytest.raises(ValueError, match="region"):
@@ -105,6 +107,16 @@ def test_bad_arguments_name_the_culprit(model, day):
     shallow = get("layered", model=day.velocity_model, max_distance_km=300, max_depth_km=20)
     with pytest.raises(ValueError, match="depth_km.*40.*20"):
         model.classify(picks, day.stations, velocity_model=shallow)
+
+
+def test_thread_count_is_restored_and_changes_nothing(model, day, result):
+    import torch
+
+    before = torch.get_num_threads()
+    out = model.classify(day.picks[["station", "phase", "time"]], day.stations,
+                         velocity_model=day.velocity_model, num_threads=2)
+    assert torch.get_num_threads() == before
+    assert out.assignments["pick_idx"].tolist() == result.assignments["pick_idx"].tolist()
 
 
 def test_chunking_loses_and_doubles_nothing(model, day):
