@@ -119,21 +119,32 @@ def test_thread_count_is_restored_and_changes_nothing(model, day, result):
     assert out.assignments["pick_idx"].tolist() == result.assignments["pick_idx"].tolist()
 
 
-def test_chunking_loses_and_doubles_nothing(model, day):
-    """Detection runs in chunks of windows and association in time blocks of candidates; the
-    chunk sizes (and the windows per network call) must not change the result (no event lost
-    or doubled at a border)."""
-    from seisbench_genie.association import AssociationParams, Region, associate_table
+@pytest.fixture(scope="module")
+def local_day(day):
+    """The day's pick table (time-sorted), region and bound travel times in the local frame,
+    as :func:`seisbench_genie.association.associate_table` takes them."""
+    from seisbench_genie.association import Region
     from seisbench_genie.geo import LocalProjection
     from seisbench_genie.picks import match_stations, pick_table
     from seisbench_genie.traveltimes import get
 
     table = match_stations(pick_table(day.picks[["station", "phase", "time"]]), day.stations)
+    table = table.sort_values("time").reset_index(drop=True)
     proj = LocalProjection.centred_on(day.stations)
     x, y = proj.to_local(day.stations.latitude, day.stations.longitude)
     region = Region((x.min() - 20, x.max() + 20), (y.min() - 20, y.max() + 20), (0.0, 40.0))
     bound = get("layered", model=day.velocity_model, max_distance_km=300,
                 max_depth_km=45).bind(day.stations, projection=proj)
+    return table, region, bound
+
+
+def test_chunking_loses_and_doubles_nothing(model, local_day):
+    """Detection runs in chunks of windows and association in time blocks of candidates; the
+    chunk sizes (and the windows per network call) must not change the result (no event lost
+    or doubled at a border)."""
+    from seisbench_genie.association import AssociationParams, associate_table
+
+    table, region, bound = local_day
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         big = associate_table(model.network, bound, region, table, AssociationParams())
@@ -178,24 +189,15 @@ def test_from_pretrained_uses_the_shipped_weights_offline(tmp_path, monkeypatch)
         GENIE.from_pretrained("no_such_model")
 
 
-def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, day):
+def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local_day):
     """The source field is evaluated on every other window, then next to high windows; the
     detections must be those of the field evaluated on every candidate window."""
     import torch
 
-    from seisbench_genie.association import AssociationParams, Region, pipeline
+    from seisbench_genie.association import AssociationParams, pipeline
     from seisbench_genie.association.detection import candidate_windows, field_peaks, source_field
-    from seisbench_genie.geo import LocalProjection
-    from seisbench_genie.picks import match_stations, pick_table
-    from seisbench_genie.traveltimes import get
 
-    table = match_stations(pick_table(day.picks[["station", "phase", "time"]]), day.stations)
-    table = table.sort_values("time").reset_index(drop=True)
-    proj = LocalProjection.centred_on(day.stations)
-    x, y = proj.to_local(day.stations.latitude, day.stations.longitude)
-    region = Region((x.min() - 20, x.max() + 20), (y.min() - 20, y.max() + 20), (0.0, 40.0))
-    bound = get("layered", model=day.velocity_model, max_distance_km=300,
-                max_depth_km=45).bind(day.stations, projection=proj)
+    table, region, bound = local_day
     params = AssociationParams(detection_threshold=0.4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
