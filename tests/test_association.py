@@ -53,6 +53,24 @@ def test_assignment_rules(day, result):
     assert set(asg["phase"]) <= {"P", "S"}
 
 
+def test_output_is_a_seisbench_classify_output_with_its_catalog_on_demand(model, day, result):
+    import pickle
+
+    import seisbench.util
+
+    assert isinstance(result, seisbench.util.ClassifyOutput)
+    assert result.catalog is result.catalog  # built once, then kept
+    origins = [e.preferred_origin() for e in result.catalog]
+    assert [o.time.timestamp for o in origins] == pytest.approx(result.events["time"].tolist())
+    assert sum(len(e.picks) for e in result.catalog) == len(result.assignments)
+    again = pickle.loads(pickle.dumps(result))
+    assert len(again.catalog) == len(result.catalog)
+    # associate() gives the same events as classify().catalog
+    catalog = model.associate(day.picks[["station", "phase", "time"]], day.stations,
+                              velocity_model=day.velocity_model)
+    assert [e.preferred_origin().time for e in catalog] == [o.time for o in origins]
+
+
 def test_catalog_round_trips_through_quakeml(result):
     cat = result.catalog
     assert len(cat) == len(result.events)
@@ -169,6 +187,14 @@ def test_save_load_round_trip_and_foreign_weights(model, tmp_path):
     (tmp_path / "other.json.v1").write_text((tmp_path / "mine.json.v3").read_text())
     with pytest.raises(ValueError, match="another model"):
         GENIE.load(tmp_path / "other", version_str="1")
+    # a model with the signed residual channels keeps them through save/load, and its
+    # weights under a description without them are refused by name
+    signed = GENIE(scale=model.scale, hidden=model.hidden, signed_residuals=True)
+    signed.save(tmp_path / "signed", version_str="1")
+    assert GENIE.load(tmp_path / "signed", version_str="1").network.signed_residuals
+    (tmp_path / "signed.json.v1").write_text((tmp_path / "mine.json.v3").read_text())
+    with pytest.raises(ValueError, match="signed residuals False"):
+        GENIE.load(tmp_path / "signed", version_str="1")
     (tmp_path / "junk.json.v1").write_text('{"model_args": {}}')
     (tmp_path / "junk.pt.v1").write_bytes(b"")
     with pytest.raises(ValueError, match="unknown weight format"):

@@ -49,6 +49,24 @@ def test_features_are_phase_aware_kernels():
     assert f[2] < 1e-10 and f[3] < 1e-10
 
 
+def test_signed_channels_say_on_which_side_the_pick_lies():
+    index = PickIndex(torch.tensor([0, 0, 1]), torch.tensor([9.0, 32.0, 50.0],
+                      dtype=torch.float64), torch.tensor([0, 1, 0]))
+    f = window_features(index, torch.tensor([0.0], dtype=torch.float64), torch.tensor([0, 2]),
+                        torch.tensor([10.0, 10.0]), torch.tensor([30.0, 30.0]), kernel_s=2.0,
+                        signed=True)[0]
+    assert f.shape == (2, 8)
+    kernels = window_features(index, torch.tensor([0.0], dtype=torch.float64),
+                              torch.tensor([0, 2]), torch.tensor([10.0, 10.0]),
+                              torch.tensor([30.0, 30.0]), kernel_s=2.0)[0]
+    assert torch.allclose(f[:, :4], kernels)
+    # the P pick is 1 s early, the S pick 2 s late: signed channels r/kernel * kernel
+    assert f[0, 6] == pytest.approx(-0.5 * float(np.exp(-0.125)), rel=1e-5)
+    assert f[0, 7] == pytest.approx(1.0 * float(np.exp(-0.5)), rel=1e-5)
+    # a station without picks: every channel is zero (no NaN from inf * 0)
+    assert torch.allclose(f[1], torch.zeros(8), atol=1e-12) and torch.isfinite(f[1]).all()
+
+
 def test_knn_fast_path_equals_message_passing(graph):
     torch.manual_seed(0)
     net = GENIENetwork(SCALE, hidden=16)
@@ -75,6 +93,13 @@ def test_output_is_invariant_to_translating_the_network(graph):
         a = net.node_logits(net.encode(feats, graph))
         b = net.node_logits(net.encode(feats, moved))
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_signed_network_takes_eight_channels(graph):
+    net = GENIENetwork(SCALE, hidden=16, signed_residuals=True)
+    with torch.no_grad():
+        assert net.encode(torch.rand(2, graph.n_pairs, 8), graph).shape == (
+            2, graph.n_sources, 16)
 
 
 def test_parameter_count_is_small():

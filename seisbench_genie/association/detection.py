@@ -89,7 +89,7 @@ def source_field(
     for i in tqdm(starts, disable=not progress, desc="GENIE windows"):
         t0 = window_times_s[i:i + batch_size].to(device)
         feats = window_features(index, t0, graph.pair_station, travel_p_s, travel_s_s,
-                                network.scale.kernel_s)
+                                network.scale.kernel_s, signed=network.signed_residuals)
         latent = network.encode(feats, graph)
         out[i:i + len(t0)] = torch.sigmoid(network.node_logits(latent)).cpu()
     return out

@@ -295,7 +295,8 @@ def _embed(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, batch: int
     for i in range(0, n_src, batch):
         t0 = origin[i:i + batch].to(ctx.device)
         feats = window_features(ctx.net_index, t0, ctx.net_graph.pair_station, ctx.net_tp,
-                                ctx.net_ts, ctx.scale.kernel_s)
+                                ctx.net_ts, ctx.scale.kernel_s,
+                                signed=ctx.network.signed_residuals)
         latent = ctx.network.encode(feats, ctx.net_graph)
         q = pts[i:i + batch]
         window = torch.arange(len(q), device=ctx.device).repeat_interleave(n_q)

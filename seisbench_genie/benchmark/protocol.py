@@ -25,7 +25,8 @@ Outputs (read by :func:`read_outputs`)
     ``timing.json``
         ``wall_seconds`` (the association call only) and ``peak_rss_mb``
         (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` / 1024); optionally
-        ``peak_rss_children_mb``, ``setup_seconds`` and ``versions``.
+        ``peak_rss_children_mb``, ``setup_seconds``, ``catalog_seconds`` (GENIE: building
+        the ObsPy Catalog from its tables, after the timed call) and ``versions``.
 
 The subprocess's stdout and stderr go to ``stdout.log`` and ``stderr.log`` in ``workdir``.
 """

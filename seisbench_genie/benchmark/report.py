@@ -52,6 +52,7 @@ RESULT_COLUMNS = [
     "load_1min",
     "process_s",
     "setup_s",
+    "catalog_s",
     "n_duplicate_assignments",
     *SCORE_COLUMNS,
     "message",
@@ -119,7 +120,7 @@ def _fmt(value: Any, column: str) -> str:
         return "–"
     if column in ("n_picks", "n_true_events", "n_pred_events", "n_matched", "n_events"):
         return f"{int(value)}"
-    if column in ("wall_s", "process_s", "setup_s", "cpu_s"):
+    if column in ("wall_s", "process_s", "setup_s", "cpu_s", "catalog_s"):
         return f"{value:.3g}" if value < 100 else f"{value:.0f}"
     if column == "load_1min":
         return f"{value:.1f}"

@@ -416,6 +416,7 @@ def _base_row(name: str, cell: Cell, picks: pd.DataFrame | None) -> dict[str, An
         load_1min=math.nan,
         process_s=math.nan,
         setup_s=math.nan,
+        catalog_s=math.nan,
         n_duplicate_assignments=math.nan,
     )
     row.update(_nan_scores())
@@ -493,6 +494,7 @@ def run_one(
             cpu_s=float(out.timing.get("cpu_seconds", math.nan)),
             process_s=float(out.process_seconds),
             setup_s=float(out.timing.get("setup_seconds", math.nan)),
+            catalog_s=float(out.timing.get("catalog_seconds", math.nan)),
         )
     except AssociatorTimeout as exc:
         row.update(status="timeout", message=str(exc))

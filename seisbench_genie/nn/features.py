@@ -37,14 +37,46 @@ class PickIndex:
 
     def __init__(self, station_index: torch.Tensor, time_s: torch.Tensor, phase: torch.Tensor):
         key = station_index.to(torch.float64) * STRIDE_S + time_s.to(torch.float64)
+        self.n_stations = int(station_index.max()) + 1 if station_index.numel() else 0
         self.keys = {
             "any": torch.sort(key).values,
             "P": torch.sort(key[phase == 0]).values,
             "S": torch.sort(key[phase == 1]).values,
         }
 
+    def within(self, t_min_s: float, t_max_s: float) -> PickIndex:
+        """The picks with times in [``t_min_s``, ``t_max_s``] (s), as a smaller index.
+
+        Nearest-pick queries inside the interval give the same answer as on the full index
+        whenever the nearest pick is closer than the query's distance to the interval's ends;
+        the look-ups then search a short, cache-resident array.
+
+        Examples
+        --------
+        >>> idx = PickIndex(torch.tensor([0, 0, 1]), torch.tensor([1.0, 5.0, 2.0],
+        ...                 dtype=torch.float64), torch.tensor([0, 1, 0]))
+        >>> idx.within(0.0, 3.0).keys["any"].tolist()
+        [1.0, 10000002.0]
+        """
+        new = object.__new__(PickIndex)
+        new.n_stations = self.n_stations
+        new.keys = {}
+        for name, keys in self.keys.items():
+            base = torch.arange(self.n_stations, dtype=torch.float64, device=keys.device)
+            bounds = torch.stack([base * STRIDE_S + t_min_s, base * STRIDE_S + t_max_s], -1)
+            lo = torch.searchsorted(keys, bounds[:, 0].contiguous())
+            hi = torch.searchsorted(keys, bounds[:, 1].contiguous(), right=True)
+            count = hi - lo
+            start = torch.cumsum(count, 0) - count
+            total = int(count.sum())
+            pos = torch.arange(total, device=keys.device) + torch.repeat_interleave(
+                lo - start, count, output_size=total)
+            new.keys[name] = keys[pos]
+        return new
+
     def to(self, device: torch.device | str) -> PickIndex:
         new = object.__new__(PickIndex)
+        new.n_stations = self.n_stations
         new.keys = {k: v.to(device) for k, v in self.keys.items()}
         return new
 
@@ -56,15 +88,20 @@ class PickIndex:
 
     def nearest_residual_key(self, which: str, query: torch.Tensor) -> torch.Tensor:
         """As :meth:`nearest_residual`, for query keys ``station * STRIDE_S + time_s``."""
+        return self.nearest_offset_key(which, query).abs()
+
+    def nearest_offset_key(self, which: str, query: torch.Tensor) -> torch.Tensor:
+        """Signed time (s) of the nearest pick of channel ``which`` minus the query, for query
+        keys ``station * STRIDE_S + time_s``; ``inf`` when the station has none."""
         keys = self.keys[which]
         if keys.numel() == 0:
             return torch.full(query.shape, float("inf"), dtype=torch.float64,
                               device=query.device)
         pos = torch.searchsorted(keys, query.contiguous())
-        hi = keys[pos.clamp(max=keys.numel() - 1)]
-        lo = keys[(pos - 1).clamp(min=0)]
-        d = torch.minimum((hi - query).abs(), (query - lo).abs())
-        return torch.where(d > 0.5 * STRIDE_S, torch.full_like(d, float("inf")), d)
+        after = keys[pos.clamp(max=keys.numel() - 1)] - query
+        before = keys[(pos - 1).clamp(min=0)] - query
+        d = torch.where(after.abs() <= before.abs(), after, before)
+        return torch.where(d.abs() > 0.5 * STRIDE_S, torch.full_like(d, float("inf")), d)
 
 
 def window_features(
@@ -74,6 +111,7 @@ def window_features(
     travel_p_s: torch.Tensor,
     travel_s_s: torch.Tensor,
     kernel_s: float,
+    signed: bool = False,
 ) -> torch.Tensor:
     """Product-graph input features for a batch of windows.
 
@@ -89,11 +127,16 @@ def window_features(
         (E,) P and S travel times (s) from each product node's source node to its station.
     kernel_s
         Kernel width (s).
+    signed
+        Also return the signed channels ``(r / kernel_s) * kernel`` (with ``r`` the nearest
+        pick's time minus the predicted arrival), which tell the network on which side of the
+        prediction the pick lies: with them, a consistent pattern of early and late picks across
+        stations points to a source between the nodes.
 
     Returns
     -------
     torch.Tensor
-        (B, E, 4) float32 features in [0, 1].
+        (B, E, 4) float32 kernels in [0, 1], or (B, E, 8) with the signed channels after them.
 
     Examples
     --------
@@ -105,13 +148,22 @@ def window_features(
     (1.0, 1.0)
     """
     t0 = t0_s.to(torch.float64)[:, None]
+    if t0.numel() and travel_p_s.numel():
+        # Only picks near this batch's predicted arrivals can be nearest within ~10 kernel
+        # widths; beyond that every channel is exp(-50) ~ 0 either way.
+        margin = 10.0 * kernel_s
+        index = index.within(
+            float(t0.min()) + float(torch.minimum(travel_p_s.min(), travel_s_s.min())) - margin,
+            float(t0.max()) + float(torch.maximum(travel_p_s.max(), travel_s_s.max())) + margin)
     base = pair_station.to(torch.float64) * STRIDE_S
     key_p = t0 + (base + travel_p_s.to(torch.float64))[None, :]  # predicted P arrival keys
     key_s = t0 + (base + travel_s_s.to(torch.float64))[None, :]
+    lookup = index.nearest_offset_key if signed else index.nearest_residual_key
     res = torch.stack([
-        index.nearest_residual_key("any", key_p),
-        index.nearest_residual_key("any", key_s),
-        index.nearest_residual_key("P", key_p),
-        index.nearest_residual_key("S", key_s),
+        lookup("any", key_p), lookup("any", key_s), lookup("P", key_p), lookup("S", key_s),
     ], dim=-1)
-    return torch.exp(-0.5 * (res / kernel_s) ** 2).to(torch.float32)
+    if not signed:
+        return torch.exp(-0.5 * (res / kernel_s) ** 2).to(torch.float32)
+    scaled = (res / kernel_s).clamp(-10.0, 10.0)  # no pick (inf) -> kernel 0, signed 0
+    kernel = torch.exp(-0.5 * scaled ** 2)
+    return torch.cat([kernel, scaled * kernel], dim=-1).to(torch.float32)

@@ -17,8 +17,13 @@ from seisbench_genie.nn.layers import (
     mlp,
 )
 
-N_FEATURES = 4
 N_ASSOC_FEATURES = 8
+
+
+def n_features(signed_residuals: bool) -> int:
+    """Input channels per product node: four residual kernels, and as many signed channels
+    when ``signed_residuals`` (see :func:`~seisbench_genie.nn.features.window_features`)."""
+    return 8 if signed_residuals else 4
 
 
 def _batched_edges(edges: torch.Tensor, n_nodes: int, batch: int) -> torch.Tensor:
@@ -35,6 +40,8 @@ class GENIENetwork(nn.Module):
         Model scale (lengths and times that make the weights transferable).
     hidden
         Width of the hidden layers.
+    signed_residuals
+        Input features with the signed residual channels (8 per product node instead of 4).
 
     Examples
     --------
@@ -44,17 +51,19 @@ class GENIENetwork(nn.Module):
     True
     """
 
-    def __init__(self, scale: ModelScale, hidden: int = 32):
+    def __init__(self, scale: ModelScale, hidden: int = 32, signed_residuals: bool = False):
         super().__init__()
         self.scale = scale
         self.hidden = hidden
+        self.signed_residuals = bool(signed_residuals)
+        self.n_features = nf = n_features(self.signed_residuals)
         c = hidden
-        self.embed = mlp(N_FEATURES + 3, c, c)
-        self.product_station_1 = MeanConv(c + N_FEATURES, c)
-        self.product_source_1 = MeanConv(c + N_FEATURES, c)
-        self.product_station_2 = MeanConv(c + N_FEATURES, c)
-        self.product_source_2 = MeanConv(c + N_FEATURES, c)
-        self.read_in = ProductReadIn(c + N_FEATURES, c, norm=scale.k_pairs)
+        self.embed = mlp(nf + 3, c, c)
+        self.product_station_1 = MeanConv(c + nf, c)
+        self.product_source_1 = MeanConv(c + nf, c)
+        self.product_station_2 = MeanConv(c + nf, c)
+        self.product_source_2 = MeanConv(c + nf, c)
+        self.read_in = ProductReadIn(c + nf, c, norm=scale.k_pairs)
         self.spatial_1 = EdgeConv(c, c)
         self.spatial_2 = EdgeConv(c, c)
         self.spatial_3 = EdgeConv(c, c)
@@ -72,7 +81,7 @@ class GENIENetwork(nn.Module):
         Parameters
         ----------
         features
-            (B, E, 4) product-graph features of B windows.
+            (B, E, F) product-graph features of B windows (F = ``self.n_features``).
         graph
             The region's graphs.
 
@@ -84,12 +93,13 @@ class GENIENetwork(nn.Module):
         b, e, _ = features.shape
         n = graph.n_sources
         adj_sta, adj_src, readin = self._adjacency(graph)
-        x = features.transpose(0, 1).contiguous()  # (E, B, 4)
+        x = features.transpose(0, 1).contiguous()  # (E, B, F)
+        nf = self.n_features
         # The raw features are an input of every layer; they are passed beside the hidden
         # state (not concatenated) and their neighbour means are computed once.
         first, act, last = self.embed
-        static = graph.pair_offset @ first.weight[:, N_FEATURES:].T + first.bias  # (E, H)
-        h = last(act(x @ first.weight[:, :N_FEATURES].T + static[:, None, :]))
+        static = graph.pair_offset @ first.weight[:, nf:].T + first.bias  # (E, H)
+        h = last(act(x @ first.weight[:, :nf].T + static[:, None, :]))
         x_sta = self.product_station_1.mean(adj_sta, x)
         x_src = self.product_source_1.mean(adj_src, x)
         h = self.product_station_1(h, adj_sta, x, x_sta)

@@ -166,7 +166,7 @@ class TrainingSample:
     """One training sample: graphs, inputs and labels."""
 
     graph: RegionGraph
-    features: torch.Tensor          # (B, E, 4)
+    features: torch.Tensor          # (B, E, 4 or 8)
     node_labels: torch.Tensor       # (B, N)
     query_window: torch.Tensor      # (Q,)
     query_xyz: torch.Tensor         # (Q, 3)
@@ -220,6 +220,8 @@ class TrainingGenerator:
         must cover ``scale.max_distance_km`` plus the layout and the scale's depth range.
     seed
         Random seed.
+    signed_residuals
+        Features with the signed residual channels (for networks built with them).
 
     Examples
     --------
@@ -232,13 +234,15 @@ class TrainingGenerator:
     """
 
     def __init__(self, scale: ModelScale, config: SyntheticDayConfig,
-                 backends: list[TravelTimeBackend], seed: int = 0):
+                 backends: list[TravelTimeBackend], seed: int = 0,
+                 signed_residuals: bool = False):
         if not backends:
             raise ValueError("backends: need at least one travel-time backend")
         self.scale = scale
         self.config = config
         self.backends = backends
         self.rng = np.random.default_rng(seed)
+        self.signed_residuals = signed_residuals
 
     # ------------------------------------------------------------------ picks
     def layout(self) -> np.ndarray:
@@ -388,7 +392,7 @@ class TrainingGenerator:
         index = PickIndex(torch.as_tensor(day.pick_station), torch.as_tensor(day.pick_time),
                           torch.as_tensor(day.pick_phase))
         feats = window_features(index, torch.as_tensor(t0), graph.pair_station, tp, ts,
-                                sc.kernel_s)
+                                sc.kernel_s, signed=self.signed_residuals)
         node_lab = self.source_label(nodes[None, :, :], t0[:, None] + 0 * nodes[None, :, 0], day)
         # Continuous-field queries: near labelled events and uniform.
         q = cfg.n_queries

@@ -36,6 +36,9 @@ class TrainingConfig:
         Extent of the training travel-time tables (km).
     hidden
         Hidden width of the network.
+    signed_residuals
+        Feed the network the signed residual channels as well as the kernels (see
+        :func:`~seisbench_genie.nn.window_features`).
     steps
         Optimiser steps.
     samples_per_step
@@ -72,6 +75,7 @@ class TrainingConfig:
     table_max_distance_km: float = 700.0
     table_max_depth_km: float = 60.0
     hidden: int = 24
+    signed_residuals: bool = False
     steps: int = 3000
     samples_per_step: int = 2
     learning_rate: float = 2e-3

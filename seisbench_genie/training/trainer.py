@@ -108,11 +108,13 @@ class SyntheticTrainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         torch.manual_seed(cfg.seed)
-        network = GENIENetwork(cfg.scale, hidden=cfg.hidden).to(self.device)
+        network = GENIENetwork(cfg.scale, hidden=cfg.hidden,
+                               signed_residuals=cfg.signed_residuals).to(self.device)
         opt = torch.optim.Adam(network.parameters(), lr=cfg.learning_rate)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
-        gen = TrainingGenerator(cfg.scale, cfg.generator, self.backends(), seed=cfg.seed)
+        gen = TrainingGenerator(cfg.scale, cfg.generator, self.backends(), seed=cfg.seed,
+                                signed_residuals=cfg.signed_residuals)
         step, elapsed, history = 0, 0.0, []
         ckpt = self.out_dir / "checkpoint.pt"
         if resume and ckpt.is_file():
@@ -185,8 +187,8 @@ class SyntheticTrainer:
         from seisbench_genie.model import GENIE  # the model class sits above the network
 
         cfg = self.config
-        model = GENIE(scale=cfg.scale, hidden=cfg.hidden,
-                      velocity_model_type="layered").to("cpu")
+        model = GENIE(scale=cfg.scale, hidden=cfg.hidden, velocity_model_type="layered",
+                      signed_residuals=cfg.signed_residuals).to("cpu")
         model.network.load_state_dict(network.state_dict())
         training = {"config": cfg.to_dict(), "steps": step, "minutes": round(elapsed_s / 60, 2),
                     "stopped_early_by_time_budget": stopped_early,

@@ -58,7 +58,7 @@ def config_backend(config: TrainingConfig, model: pd.DataFrame):
                max_depth_km=config.table_max_depth_km)
 
 
-DETECTION_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+DETECTION_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 
 def calibrate_thresholds(model, config: TrainingConfig, n_days: int = 2, seed: int = 20_000
