@@ -20,7 +20,7 @@ PRETRAINED = Path(__file__).parents[1] / "pretrained"
 
 @pytest.fixture(scope="module")
 def model():
-    return GENIE.load(PRETRAINED / "crustal", version_str="1")
+    return GENIE.load(PRETRAINED / "crustal", version_str="2")
 
 
 @pytest.fixture(scope="module")
@@ -187,14 +187,17 @@ def test_save_load_round_trip_and_foreign_weights(model, tmp_path):
     (tmp_path / "other.json.v1").write_text((tmp_path / "mine.json.v3").read_text())
     with pytest.raises(ValueError, match="another model"):
         GENIE.load(tmp_path / "other", version_str="1")
-    # a model with the signed residual channels keeps them through save/load, and its
-    # weights under a description without them are refused by name
-    signed = GENIE(scale=model.scale, hidden=model.hidden, signed_residuals=True)
-    signed.save(tmp_path / "signed", version_str="1")
-    assert GENIE.load(tmp_path / "signed", version_str="1").network.signed_residuals
-    (tmp_path / "signed.json.v1").write_text((tmp_path / "mine.json.v3").read_text())
-    with pytest.raises(ValueError, match="signed residuals False"):
-        GENIE.load(tmp_path / "signed", version_str="1")
+    # the input channels (with or without the signed residuals) survive save/load, and
+    # weights under a description with the other choice are refused by name
+    assert again.network.signed_residuals == model.network.signed_residuals
+    flipped = GENIE(scale=model.scale, hidden=model.hidden,
+                    signed_residuals=not model.network.signed_residuals)
+    flipped.save(tmp_path / "flipped", version_str="1")
+    assert GENIE.load(tmp_path / "flipped", version_str="1").network.signed_residuals == (
+        not model.network.signed_residuals)
+    (tmp_path / "flipped.json.v1").write_text((tmp_path / "mine.json.v3").read_text())
+    with pytest.raises(ValueError, match=f"signed residuals {model.network.signed_residuals}"):
+        GENIE.load(tmp_path / "flipped", version_str="1")
     (tmp_path / "junk.json.v1").write_text('{"model_args": {}}')
     (tmp_path / "junk.pt.v1").write_bytes(b"")
     with pytest.raises(ValueError, match="unknown weight format"):
@@ -210,7 +213,10 @@ def test_from_pretrained_uses_the_shipped_weights_offline(tmp_path, monkeypatch)
     assert {"crustal", "subduction"} <= set(names)
     model = GENIE.from_pretrained("crustal")
     assert model.scale.name == "crustal" and model.scale.depth_km == (0.0, 40.0)
-    assert (tmp_path / "models" / "v3" / "genie" / "crustal.pt.v1").is_file()
+    # "latest" with an empty cache is the newest shipped version, now copied to the cache
+    shipped = sorted(int(f.name.rsplit(".v", 1)[1]) for f in PRETRAINED.glob("crustal.pt.v*"))
+    assert model.weights_version == str(shipped[-1])
+    assert (tmp_path / "models" / "v3" / "genie" / f"crustal.pt.v{shipped[-1]}").is_file()
     with pytest.raises(ValueError, match="crustal"):
         GENIE.from_pretrained("no_such_model")
 
