@@ -71,6 +71,19 @@ def test_output_is_a_seisbench_classify_output_with_its_catalog_on_demand(model,
     assert [e.preferred_origin().time for e in catalog] == [o.time for o in origins]
 
 
+def test_malloc_setting_changes_speed_not_results(model, day, result):
+    import sys
+
+    from seisbench_genie.runtime import tune_malloc
+
+    if sys.platform.startswith("linux"):
+        assert tune_malloc() is True  # glibc accepts both thresholds
+    plain = model.classify(day.picks[["station", "phase", "time"]], day.stations,
+                           velocity_model=day.velocity_model, tune_malloc=False)
+    pd.testing.assert_frame_equal(plain.events, result.events)
+    pd.testing.assert_frame_equal(plain.assignments, result.assignments)
+
+
 def test_catalog_round_trips_through_quakeml(result):
     cat = result.catalog
     assert len(cat) == len(result.events)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from seisbench_genie.nn.network import GENIENetwork
+from seisbench_genie.runtime import tune_malloc
 from seisbench_genie.synthetic.training import (
     TrainingGenerator,
     TrainingSample,
@@ -81,6 +82,7 @@ class SyntheticTrainer:
         self.progress = progress
         if threads:
             torch.set_num_threads(threads)
+        tune_malloc()  # each step allocates and frees arrays of a few MB (see runtime.py)
 
     def backends(self) -> list:
         cfg = self.config
