@@ -61,15 +61,15 @@ class PickIndex:
         new = object.__new__(PickIndex)
         new.n_stations = self.n_stations
         new.keys = {}
+        device = self.keys["any"].device
+        base = torch.arange(self.n_stations, dtype=torch.float64, device=device) * STRIDE_S
         for name, keys in self.keys.items():
-            base = torch.arange(self.n_stations, dtype=torch.float64, device=keys.device)
-            bounds = torch.stack([base * STRIDE_S + t_min_s, base * STRIDE_S + t_max_s], -1)
-            lo = torch.searchsorted(keys, bounds[:, 0].contiguous())
-            hi = torch.searchsorted(keys, bounds[:, 1].contiguous(), right=True)
+            lo = torch.searchsorted(keys, base + t_min_s)
+            hi = torch.searchsorted(keys, base + t_max_s, right=True)
             count = hi - lo
             start = torch.cumsum(count, 0) - count
             total = int(count.sum())
-            pos = torch.arange(total, device=keys.device) + torch.repeat_interleave(
+            pos = torch.arange(total, device=device) + torch.repeat_interleave(
                 lo - start, count, output_size=total)
             new.keys[name] = keys[pos]
         return new
