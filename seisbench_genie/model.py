@@ -89,15 +89,14 @@ class GENIE(PoochPretrainedModel):
         self.scale = ModelScale.from_dict(scale) if isinstance(scale, dict) else scale
         self.hidden = int(hidden)
         self.velocity_model_type = velocity_model_type
-        self.signed_residuals = bool(signed_residuals)
         self.network = GENIENetwork(self.scale, hidden=self.hidden,
-                                    signed_residuals=self.signed_residuals)
+                                    signed_residuals=signed_residuals)
         self.default_args = dict(default_args or {})
 
     def get_model_args(self) -> dict:
         return {"scale": self.scale.to_dict(), "hidden": self.hidden,
                 "velocity_model_type": self.velocity_model_type,
-                "signed_residuals": self.signed_residuals}
+                "signed_residuals": self.network.signed_residuals}
 
     # ------------------------------------------------------------------ weights
     def save(self, path: str | Path, weights_docstring: str = "", version_str: str | None = None,
