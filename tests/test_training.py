@@ -33,6 +33,7 @@ def _cache(tmp_path, monkeypatch):
     ({"generator": {**TINY["generator"], "detection_radius_km": [1.0, 2.0]}},
      "detection_radius_km"),
     ({"steps": 0}, "steps"),
+    ({"calibration_days": -1}, "calibration_days"),
     ({"velocity_model": "no_such_model"}, "velocity_model"),
     ({"bogus": 1}, "bogus"),
 ])
@@ -111,3 +112,22 @@ def test_train_command_line(tmp_path):
                  "--threads", "1"]) == 0
     assert (tmp_path / "run" / "tiny.pt.v1").is_file()
     assert (tmp_path / "run" / "curve.png").is_file()
+
+
+@pytest.mark.parametrize("calibration_days", [0, 1])
+def test_detection_threshold_is_calibrated_on_held_out_days(tmp_path, calibration_days):
+    from seisbench_genie import GENIE
+    from seisbench_genie.training.validation import DETECTION_THRESHOLDS
+
+    cfg = TrainingConfig.from_dict({**TINY, "steps": 1, "validation_days": 1,
+                                    "calibration_days": calibration_days})
+    path = get_trainer("synthetic")(cfg, tmp_path, progress=False).fit()
+    meta = json.loads(path.with_suffix(".json.v1").read_text())
+    model = GENIE.load(path, version_str="1")
+    if calibration_days:
+        assert meta["validation"]["thresholds"]["detection_threshold"] in DETECTION_THRESHOLDS
+        assert (model.default_args["detection_threshold"]
+                == meta["validation"]["thresholds"]["detection_threshold"])
+    else:
+        assert meta["validation"]["thresholds"] == {}
+        assert "detection_threshold" not in model.default_args

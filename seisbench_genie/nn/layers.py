@@ -56,7 +56,8 @@ class EdgeConv(MessagePassing):
         from_j = x @ w[:, :c_in].T                      # (N, B, H)
         from_i = x @ w[:, c_in:2 * c_in].T + first.bias  # (N, B, H)
         from_e = offsets @ w[:, 2 * c_in:].T             # (N, k, H)
-        hidden = act(from_j[neighbours] + from_i[:, None] + from_e[:, :, None, :])
+        gathered = from_j[neighbours]  # (N, k, B, H), a fresh tensor: added to in place
+        hidden = act(gathered.add_(from_i[:, None]).add_(from_e[:, :, None, :]))
         mean = last(hidden.mean(dim=1))
         return self.act(self.root(x) + mean)
 
@@ -90,13 +91,16 @@ class MeanConv(MessagePassing):
         logically concatenated to ``x`` (given apart so nothing is copied), with
         ``extra_mean`` their neighbour mean (the same for every layer, computed once)."""
         n, b, c = x.shape
-        mean = self.propagate(adjacency, x=x.reshape(n, b * c)).reshape(n, b, c)
+        mean = self.propagate(adjacency, x=x.reshape(n, b * c)).reshape(n * b, c)
         w_root, w_nbr = self.root.weight, self.neighbour.weight
-        out = torch.addmm(self.root.bias, x.reshape(-1, c), w_root[:, :c].T).reshape(n, b, -1)
-        out = out + mean @ w_nbr[:, :c].T
+        # One GEMM per input block, each accumulating into the output (no temporaries).
+        out = torch.addmm(self.root.bias, x.reshape(-1, c), w_root[:, :c].T)
+        out.addmm_(mean, w_nbr[:, :c].T)
         if extra is not None:
-            out = out + extra @ w_root[:, c:].T + extra_mean @ w_nbr[:, c:].T
-        return self.act(out)
+            ce = extra.shape[-1]
+            out.addmm_(extra.reshape(-1, ce), w_root[:, c:].T)
+            out.addmm_(extra_mean.reshape(-1, ce), w_nbr[:, c:].T)
+        return self.act(out.reshape(n, b, -1))
 
     def mean(self, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Neighbour mean of (N, B, C) features."""
@@ -129,9 +133,9 @@ class ProductReadIn(MessagePassing):
         w = first.weight
         ce = 0 if extra is None else extra.shape[-1]
         static = offset @ w[:, c + ce:].T + first.bias  # (E, H): the offsets do not vary
-        hidden = h_pair @ w[:, :c].T + static[:, None, :]
+        hidden = (h_pair @ w[:, :c].T).add_(static[:, None, :]).reshape(e * b, -1)
         if extra is not None:
-            hidden = hidden + extra @ w[:, c:c + ce].T
+            hidden.addmm_(extra.reshape(e * b, ce), w[:, c:c + ce].T)
         msg = last(act(hidden))
         out = self.propagate(readin, x=msg.reshape(e, -1))
         return out.reshape(readin.shape[0], b, -1) / self.norm

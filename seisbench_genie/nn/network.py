@@ -99,7 +99,7 @@ class GENIENetwork(nn.Module):
         # state (not concatenated) and their neighbour means are computed once.
         first, act, last = self.embed
         static = graph.pair_offset @ first.weight[:, nf:].T + first.bias  # (E, H)
-        h = last(act(x @ first.weight[:, :nf].T + static[:, None, :]))
+        h = last(act((x @ first.weight[:, :nf].T).add_(static[:, None, :])))
         x_sta = self.product_station_1.mean(adj_sta, x)
         x_src = self.product_source_1.mean(adj_src, x)
         h = self.product_station_1(h, adj_sta, x, x_sta)

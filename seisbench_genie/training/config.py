@@ -53,6 +53,10 @@ class TrainingConfig:
         Wall-clock budget; training stops early (and says so) when reached.
     validation_days
         Held-out synthetic stretches scored with event F1 at the end.
+    calibration_days
+        Held-out synthetic stretches on which the detection threshold is chosen at the end
+        (other seeds than the validation stretches); default: ``validation_days``; 0 keeps
+        the pipeline's default threshold.
     version
         Weight version string.
     docstring
@@ -83,6 +87,7 @@ class TrainingConfig:
     checkpoint_every: int = 200
     max_minutes: float = 55.0
     validation_days: int = 2
+    calibration_days: int | None = None
     version: str = "1"
     docstring: str = ""
 
@@ -99,6 +104,8 @@ class TrainingConfig:
                 raise ValueError(f"{f}: must be > 0, got {getattr(self, f)}")
         if self.validation_days < 0:
             raise ValueError(f"validation_days: must be >= 0, got {self.validation_days}")
+        if self.calibration_days is not None and self.calibration_days < 0:
+            raise ValueError(f"calibration_days: must be >= 0, got {self.calibration_days}")
         g, s = self.generator, self.scale
         if s.depth_km[1] > self.table_max_depth_km:
             raise ValueError(f"table_max_depth_km ({self.table_max_depth_km}) is shallower than "

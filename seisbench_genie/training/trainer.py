@@ -208,8 +208,10 @@ class SyntheticTrainer:
 
             # Thresholds are chosen on held-out synthetic days (seeds 20000+) and the scores
             # reported on other held-out days (seeds 10000+): never on benchmark scenarios.
-            thresholds = calibrate_thresholds(model, cfg, n_days=cfg.validation_days,
-                                              seed=20_000)
+            n_calibration = (cfg.validation_days if cfg.calibration_days is None
+                             else cfg.calibration_days)
+            thresholds = (calibrate_thresholds(model, cfg, n_days=n_calibration, seed=20_000)
+                          if n_calibration else {})
             model.default_args.update(thresholds)
             scores = validation_scores(model, cfg, n_days=cfg.validation_days, seed=10_000)
             scores["thresholds"] = thresholds
