@@ -270,3 +270,39 @@ def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local
     found = sorted(zip(w.tolist(), n.tolist(), strict=True))
     expected = sorted(zip(w_ref[ok].tolist(), n_ref[ok].tolist(), strict=True))
     assert found == expected
+
+
+def _links(source, pick, station, phase, probability):
+    return pd.DataFrame({"source": source, "pick": pick, "station": station, "phase": phase,
+                         "probability": probability})
+
+
+def test_two_detections_splitting_one_event_leave_one_event():
+    from seisbench_genie.association.assignment import competitive_assignment
+
+    # Sources 0 and 1 are two detections of one 10-pick event; 0 wins 6 picks and 1 wins 4:
+    # neither reaches min_picks alone, and the stronger one must end up with all ten.
+    picks = np.arange(10)
+    p0 = np.where(picks < 6, 0.9, 0.6)
+    p1 = np.where(picks < 6, 0.5, 0.7)
+    links = _links(np.r_[np.zeros(10, int), np.ones(10, int)], np.r_[picks, picks],
+                   np.r_[picks, picks], np.zeros(20, int), np.r_[p0, p1])
+    kept = competitive_assignment(links, min_picks=10)
+    assert kept["source"].unique().tolist() == [0]
+    assert sorted(kept["pick"]) == picks.tolist()
+
+
+def test_weak_sources_are_dropped_and_each_pick_is_used_once():
+    from seisbench_genie.association.assignment import competitive_assignment
+
+    rng = np.random.default_rng(0)
+    # a strong source with 12 picks, a weak one wanting 5 of them and 3 others (never 10),
+    # and a third source with 8 candidates only
+    links = pd.concat([
+        _links(0, np.arange(12), np.arange(12), 0, 0.9),
+        _links(1, np.r_[np.arange(5), 20, 21, 22], np.arange(8), 1, 0.95),
+        _links(2, np.arange(30, 38), np.arange(8), 0, rng.uniform(0.4, 0.9, 8)),
+    ], ignore_index=True)
+    kept = competitive_assignment(links, min_picks=10)
+    assert kept["source"].unique().tolist() == [0]
+    assert kept["pick"].is_unique and len(kept) == 12
