@@ -306,3 +306,54 @@ def test_weak_sources_are_dropped_and_each_pick_is_used_once():
     kept = competitive_assignment(links, min_picks=10)
     assert kept["source"].unique().tolist() == [0]
     assert kept["pick"].is_unique and len(kept) == 12
+
+
+def _ring_bound():
+    from seisbench_genie.traveltimes import get
+
+    angle = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    stations = pd.DataFrame({"id": [f"XX.S{i:02d}." for i in range(12)],
+                             "latitude": 35.0 + 0.45 * np.sin(angle),
+                             "longitude": -118.0 + 0.55 * np.cos(angle), "elevation": 0.0})
+    return get("homogeneous").bind(stations)
+
+
+def _event_links(bound, source, xyz, t0, stations):
+    """P and S arrivals of an event at ``stations`` and their links to ``source``."""
+    import torch
+
+    st = torch.as_tensor(np.r_[stations, stations])
+    phase = np.repeat([0, 1], len(stations))
+    src = torch.tensor([xyz] * len(stations), dtype=torch.float64)
+    t = t0 + np.r_[bound.pair_times(src, st[:len(stations)], "P").numpy(),
+                   bound.pair_times(src, st[len(stations):], "S").numpy()]
+    return t, pd.DataFrame({"source": source, "station": st.numpy(), "phase": phase,
+                            "probability": 0.8})
+
+
+@pytest.mark.parametrize("second_event", [False, True])
+def test_one_event_detected_twice_is_merged_two_events_are_not(second_event):
+    import torch
+
+    from seisbench_genie.association.pipeline import merge_duplicates
+    from seisbench_genie.nn.config import ModelScale
+
+    bound = _ring_bound()
+    scale = ModelScale("t", 50.0, 25.0, (0, 30), 150.0, 2.0, 2.0)
+    t_a, links_a = _event_links(bound, 0, [0.0, 0.0, 10.0], 100.0, np.arange(7))
+    # the rest of the picks: of the same event, or of another one 45 km and 3 s away
+    xyz_b, t0_b = ([40.0, 20.0, 10.0], 103.0) if second_event else ([0.0, 0.0, 10.0], 100.0)
+    t_b, links_b = _event_links(bound, 1, xyz_b, t0_b, np.arange(7, 12))
+    links = pd.concat([links_a, links_b], ignore_index=True).assign(pick=np.arange(24))
+    # the detections: near the truth, each with its share of the picks
+    xyz = torch.tensor([[4.0, 3.0, 10.0], [x + d for x, d in zip(xyz_b, (-3.0, -4.0, 2.0),
+                                                                  strict=True)]],
+                       dtype=torch.float64)
+    origin = torch.tensor([100.2, t0_b - 0.2], dtype=torch.float64)
+    times = torch.as_tensor(np.r_[t_a, t_b])
+    out, new_xyz, _ = merge_duplicates(bound, xyz, origin, links, times, scale)
+    if second_event:
+        assert out.groupby("source").size().to_dict() == {0: 14, 1: 10}
+    else:
+        assert out.groupby("source").size().to_dict() == {0: 24}
+        assert float((new_xyz[0] - torch.tensor([0.0, 0.0, 10.0])).norm()) < 1.0

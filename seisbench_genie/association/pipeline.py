@@ -201,7 +201,139 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
     if links.empty:
         return _empty()
+    links, src_xyz, origin = merge_duplicates(ctx.bound, src_xyz, origin, links,
+                                              ctx.pick_time, sc, _location_bounds(ctx))
     return _finalise(ctx, src_xyz, origin, score, links)
+
+
+def _arrival_fit(bound, xyz: torch.Tensor, origin: torch.Tensor, source: np.ndarray,
+                 station: np.ndarray, phase: np.ndarray, time_s: np.ndarray,
+                 max_distance_km: float) -> np.ndarray:
+    """Whether each pick (row) lies within the association tolerance (0.5 s + 2 % of the P
+    travel time, x 1.7 for S) of its source's predicted arrival."""
+    uniq, row = np.unique(source, return_inverse=True)
+    tp, ts, _ = travel_times_within(bound, xyz[uniq], max_distance_km)
+    t_p = tp[row, station].numpy().astype(np.float64)
+    is_s = phase == 1
+    travel = np.where(is_s, ts[row, station].numpy(), t_p)
+    residual = time_s - origin[uniq].numpy()[row] - travel
+    tolerance = (0.5 + 0.02 * t_p) * np.where(is_s, 1.7, 1.0)
+    return np.isfinite(travel) & (np.abs(residual) <= tolerance)
+
+
+def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.DataFrame,
+                     pick_time_s: torch.Tensor, scale, bounds_km=None
+                     ) -> tuple[pd.DataFrame, torch.Tensor, torch.Tensor]:
+    """Merge two kept sources that are one event seen twice.
+
+    Two detections of one event can both survive the competition, each with part of its picks
+    (and, on a noisy day, enough false picks to reach ``min_picks``), often at two positions
+    that the network's geometry cannot tell apart. For two sources within 4 node spacings and
+    4 window steps whose picks are at different stations or phases (at most 40 % of the
+    smaller one's picks at station-phase slots the larger one holds), their picks are located
+    together (one P and one S per station, the likelier kept); they are merged when that one
+    hypocentre still fits (within the association tolerance, see :func:`_arrival_fit`) at
+    least 80 % of the larger source's and 70 % of the smaller source's picks that fitted their
+    own source. Two distinct events close in space and time have different moveouts across the
+    network and cannot be fitted by one hypocentre.
+
+    Parameters
+    ----------
+    bound
+        Travel-time backend bound to the stations (local frame).
+    xyz, origin
+        (S, 3) source positions (km) and (S,) origin times (s, pick time reference).
+    links
+        Kept links (``source``, ``pick``, ``station``, ``phase``, ``probability``).
+    pick_time_s
+        (P,) pick times (s) indexed by ``links["pick"]``.
+    scale
+        The model's :class:`~seisbench_genie.nn.ModelScale`.
+    bounds_km
+        Location bounds (see :func:`~seisbench_genie.location.locate`).
+
+    Returns
+    -------
+    links, xyz, origin
+        The links after merging (a merged source's links move to the one it joins) and the
+        source positions and origin times, updated for the sources that received picks.
+
+    Examples
+    --------
+    >>> # exercised through seisbench_genie.GENIE.classify (tests/test_association.py)
+    """
+    from scipy.spatial import cKDTree
+
+    sources, n_picks = np.unique(links["source"].to_numpy(), return_counts=True)
+    if len(sources) < 2:
+        return links, xyz, origin
+    pos = np.column_stack([xyz[sources].numpy() / (4.0 * scale.node_spacing_km),
+                           origin[sources].numpy() / (4.0 * scale.window_step_s)])
+    pairs = cKDTree(pos).query_pairs(1.0, p=np.inf, output_type="ndarray")
+    if not len(pairs):
+        return links, xyz, origin
+    larger_first = (n_picks[pairs[:, 0]] > n_picks[pairs[:, 1]]) | (
+        (n_picks[pairs[:, 0]] == n_picks[pairs[:, 1]]) & (pairs[:, 0] < pairs[:, 1]))
+    pair = pd.DataFrame({"a": sources[np.where(larger_first, pairs[:, 0], pairs[:, 1])],
+                         "b": sources[np.where(larger_first, pairs[:, 1], pairs[:, 0])]})
+    t_all = pick_time_s[links["pick"].to_numpy()].numpy()
+    links = links.assign(own_fit=_arrival_fit(
+        bound, xyz, origin, links["source"].to_numpy(), links["station"].to_numpy(),
+        links["phase"].to_numpy(), t_all, scale.max_distance_km))
+    # Pairs whose picks sit mostly at different station-phase slots (a split, not two events).
+    slots = links[["source", "station", "phase"]]
+    b_rows = pair.reset_index(names="pair").merge(slots, left_on="b", right_on="source")
+    a_slots = pd.MultiIndex.from_frame(slots)
+    b_rows["shared"] = pd.MultiIndex.from_arrays(
+        [b_rows["a"], b_rows["station"], b_rows["phase"]]).isin(a_slots)
+    split = b_rows.groupby("pair")["shared"].mean() <= 0.4
+    pair = pair.loc[split[split].index]
+    if pair.empty:
+        return links.drop(columns="own_fit"), xyz, origin
+    # Locate each pair's picks together (one P and one S per station, the likelier kept).
+    pair = pair.reset_index(drop=True)
+    union = pd.concat([
+        pair.reset_index(names="pair").merge(links, left_on=side, right_on="source")
+        .assign(side=side) for side in ("a", "b")], ignore_index=True)
+    union = (union.sort_values("probability", ascending=False, kind="stable")
+             .drop_duplicates(["pair", "station", "phase"]))
+    pid = union["pair"].to_numpy()
+    t_union = pick_time_s[union["pick"].to_numpy()]
+    res = locate(bound, xyz[pair["a"].to_numpy()], origin[pair["a"].to_numpy()],
+                 torch.as_tensor(pid), torch.as_tensor(union["station"].to_numpy()),
+                 torch.as_tensor(union["phase"].to_numpy()), t_union,
+                 torch.as_tensor(union["probability"].to_numpy()), bounds_km=bounds_km)
+    union["merged_fit"] = _arrival_fit(
+        bound, res.xyz_km, res.origin_s, pid, union["station"].to_numpy(),
+        union["phase"].to_numpy(), t_union.numpy(), scale.max_distance_km)
+    still = (union[union["own_fit"]].groupby(["pair", "side"])["merged_fit"].mean()
+             .unstack("side").reindex(index=pair.index, columns=["a", "b"]).fillna(0.0))
+    good = pair.index[(still["a"] >= 0.8) & (still["b"] >= 0.7)].to_numpy()
+    links = links.drop(columns="own_fit")
+    if not len(good):
+        return links, xyz, origin
+    # Largest receiving sources first; a source takes part in one merge at most.
+    order = good[np.argsort(-pair.loc[good, "a"].map(
+        dict(zip(sources, n_picks, strict=True))).to_numpy(), kind="stable")]
+    used: set[int] = set()
+    accepted = []
+    for k in order:
+        a, b = int(pair.at[k, "a"]), int(pair.at[k, "b"])
+        if a in used or b in used:
+            continue
+        used |= {a, b}
+        accepted.append(k)
+    accepted = np.asarray(accepted)
+    merged = union[union["pair"].isin(accepted)]
+    merged = merged.assign(source=pair["a"].to_numpy()[merged["pair"].to_numpy()])
+    gone = pair.loc[accepted, ["a", "b"]].to_numpy().ravel()
+    links = pd.concat([links[~links["source"].isin(gone)],
+                       merged[["source", "pick", "station", "phase", "probability"]]],
+                      ignore_index=True).sort_values(["source", "pick"]).reset_index(drop=True)
+    xyz, origin = xyz.clone(), origin.clone()
+    xyz[pair.loc[accepted, "a"].to_numpy()] = res.xyz_km[accepted]
+    origin[pair.loc[accepted, "a"].to_numpy()] = res.origin_s[accepted]
+    return links, xyz, origin
 
 
 def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, hi: int
