@@ -25,7 +25,7 @@ from seisbench_genie.location import locate
 from seisbench_genie.nn.candidates import association_candidates, travel_times_within
 from seisbench_genie.nn.features import PickIndex, window_features
 from seisbench_genie.nn.graphs import build_region_graph, source_nodes
-from seisbench_genie.nn.network import GENIENetwork
+from seisbench_genie.nn.network import S_TOLERANCE_FACTOR, GENIENetwork, arrival_tolerance_s
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ def _arrival_fit(bound, xyz: torch.Tensor, origin: torch.Tensor, source: np.ndar
     is_s = phase == 1
     travel = np.where(is_s, ts[row, station].numpy(), t_p)
     residual = time_s - origin[uniq].numpy()[row] - travel
-    tolerance = (0.5 + 0.02 * t_p) * np.where(is_s, 1.7, 1.0)
+    tolerance = arrival_tolerance_s(t_p) * np.where(is_s, S_TOLERANCE_FACTOR, 1.0)
     return np.isfinite(travel) & (np.abs(residual) <= tolerance)
 
 

@@ -204,6 +204,22 @@ class GENIENetwork(nn.Module):
         return torch.stack([p, s], dim=-1)
 
 
+#: The S tolerance is this many times the P tolerance (S picks scatter more).
+S_TOLERANCE_FACTOR = 1.7
+
+
+def arrival_tolerance_s(travel_p_s):
+    """Residual tolerance (s) of a P arrival, ``0.5 s + 2 %`` of the P travel time; an S
+    arrival's is :data:`S_TOLERANCE_FACTOR` times larger. Works on tensors and arrays.
+
+    Examples
+    --------
+    >>> float(arrival_tolerance_s(torch.tensor(50.0)))
+    1.5
+    """
+    return 0.5 + 0.02 * abs(travel_p_s)
+
+
 def association_features(residual_p_s: torch.Tensor, residual_s_s: torch.Tensor,
                          travel_p_s: torch.Tensor, pick_phase: torch.Tensor,
                          scale: ModelScale) -> torch.Tensor:
@@ -214,12 +230,13 @@ def association_features(residual_p_s: torch.Tensor, residual_s_s: torch.Tensor,
     latter, the P travel time relative to the largest moveout, and the pick's phase label
     (0 = P, 1 = S).
     """
-    tol = 0.5 + 0.02 * travel_p_s.abs()
+    tol = arrival_tolerance_s(travel_p_s)
+    tol_s = S_TOLERANCE_FACTOR * tol
     tmax = scale.max_distance_km / 6.0
     return torch.stack([
         residual_p_s / scale.kernel_s, residual_s_s / scale.kernel_s,
-        residual_p_s / tol, residual_s_s / (1.7 * tol),
-        torch.exp(-0.5 * (residual_p_s / tol) ** 2), torch.exp(-0.5 * (residual_s_s / (1.7 * tol)) ** 2),
+        residual_p_s / tol, residual_s_s / tol_s,
+        torch.exp(-0.5 * (residual_p_s / tol) ** 2), torch.exp(-0.5 * (residual_s_s / tol_s) ** 2),
         travel_p_s / tmax,
         pick_phase.to(residual_p_s.dtype),
     ], dim=-1)
