@@ -276,10 +276,6 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
         (n_picks[pairs[:, 0]] == n_picks[pairs[:, 1]]) & (pairs[:, 0] < pairs[:, 1]))
     pair = pd.DataFrame({"a": sources[np.where(larger_first, pairs[:, 0], pairs[:, 1])],
                          "b": sources[np.where(larger_first, pairs[:, 1], pairs[:, 0])]})
-    t_all = pick_time_s[links["pick"].to_numpy()].numpy()
-    links = links.assign(own_fit=_arrival_fit(
-        bound, xyz, origin, links["source"].to_numpy(), links["station"].to_numpy(),
-        links["phase"].to_numpy(), t_all, scale.max_distance_km))
     # Pairs whose picks sit mostly at different station-phase slots (a split, not two events).
     slots = links[["source", "station", "phase"]]
     b_rows = pair.reset_index(names="pair").merge(slots, left_on="b", right_on="source")
@@ -287,13 +283,18 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
     b_rows["shared"] = pd.MultiIndex.from_arrays(
         [b_rows["a"], b_rows["station"], b_rows["phase"]]).isin(a_slots)
     split = b_rows.groupby("pair")["shared"].mean() <= 0.4
-    pair = pair.loc[split[split].index]
+    pair = pair.loc[split[split].index].reset_index(drop=True)
     if pair.empty:
-        return links.drop(columns="own_fit"), xyz, origin
+        return links, xyz, origin
+    # Which picks of the paired sources fit their own source.
+    involved = links[links["source"].isin(np.union1d(pair["a"], pair["b"]))]
+    involved = involved.assign(own_fit=_arrival_fit(
+        bound, xyz, origin, involved["source"].to_numpy(), involved["station"].to_numpy(),
+        involved["phase"].to_numpy(), pick_time_s[involved["pick"].to_numpy()].numpy(),
+        scale.max_distance_km))
     # Locate each pair's picks together (one P and one S per station, the likelier kept).
-    pair = pair.reset_index(drop=True)
     union = pd.concat([
-        pair.reset_index(names="pair").merge(links, left_on=side, right_on="source")
+        pair.reset_index(names="pair").merge(involved, left_on=side, right_on="source")
         .assign(side=side) for side in ("a", "b")], ignore_index=True)
     union = (union.sort_values("probability", ascending=False, kind="stable")
              .drop_duplicates(["pair", "station", "phase"]))
@@ -309,7 +310,6 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
     still = (union[union["own_fit"]].groupby(["pair", "side"])["merged_fit"].mean()
              .unstack("side").reindex(index=pair.index, columns=["a", "b"]).fillna(0.0))
     good = pair.index[(still["a"] >= 0.8) & (still["b"] >= 0.7)].to_numpy()
-    links = links.drop(columns="own_fit")
     if not len(good):
         return links, xyz, origin
     # Largest receiving sources first; a source takes part in one merge at most.
