@@ -70,7 +70,7 @@ class GENIE(PoochPretrainedModel):
         "detection_threshold": ("Minimum source likelihood of an event (0-1)", 0.3),
         "association_threshold": ("Minimum association probability of a pick (0-1)", 0.3),
         "min_picks": ("Minimum picks per event", 10),
-        "min_p_and_s_stations": ("Minimum stations with both P and S per event", 0),
+        "min_p_and_s_stations": ("Minimum stations with both P and S per event", 4),
         "device": ("torch device for the network (default: the model's)", None),
         "batch_size": ("Windows per network call (default: from the graph size)", None),
         "num_threads": ("CPU threads of the association (torch intra-op threads; default 1)", 1),
@@ -232,7 +232,8 @@ class GENIE(PoochPretrainedModel):
             region : dict with ``latitude``, ``longitude`` (deg) and ``depth_km`` ranges.
             station_terms : DataFrame ``id``, ``p_term_s``, ``s_term_s`` (s, added).
             detection_threshold (0-1, default 0.3), association_threshold (0-1, default 0.3),
-            min_picks (default 10), min_p_and_s_stations (default 0), device, batch_size
+            min_picks (default 10), min_p_and_s_stations (default 4, as PyOcto's
+            ``n_p_and_s_picks`` in the benchmark settings; 0 switches it off), device, batch_size
             (windows per network call; default: chosen from the graph size), num_threads
             (CPU threads, default 1: the network's operations are small, and on this
             project's 2-core test machine two threads were no faster on an idle machine and

@@ -20,6 +20,9 @@ TINY = {
 }
 
 
+TINY_GENERATOR_DEFAULT_RATE = (0.0, 400.0)  # SyntheticDayConfig's default false-pick rate
+
+
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SEISBENCH_GENIE_CACHE", str(tmp_path / "cache"))
@@ -36,6 +39,9 @@ def _cache(tmp_path, monkeypatch):
     ({"calibration_days": -1}, "calibration_days"),
     ({"velocity_model": "no_such_model"}, "velocity_model"),
     ({"bogus": 1}, "bogus"),
+    ({"stages": [{"steps": 0}]}, r"stages\[0\].steps"),
+    ({"stages": [{"steps": 2, "generator": {"bursts": [3, 1]}}]}, r"stages\[0\].bursts"),
+    ({"stages": [{"generator": {}}]}, r"stages\[0\]"),
 ])
 def test_inconsistent_config_is_refused_naming_the_field(change, field):
     with pytest.raises(ValueError, match=field):
@@ -131,3 +137,37 @@ def test_detection_threshold_is_calibrated_on_held_out_days(tmp_path, calibratio
     else:
         assert meta["validation"]["thresholds"] == {}
         assert "detection_threshold" not in model.default_args
+
+
+def test_stages_switch_the_generator_and_resume_across_the_boundary(tmp_path, monkeypatch):
+    from seisbench_genie.synthetic.training import TrainingGenerator
+
+    dense = {"false_pick_rate_per_station_hour": [300.0, 300.0]}
+    cfg = TrainingConfig.from_dict({**TINY, "steps": 3,
+                                    "stages": [{"steps": 2, "generator": dense}]})
+    assert cfg.total_steps == 5
+    assert TrainingConfig.from_dict(cfg.to_dict()) == cfg  # the metadata round trip
+    assert cfg.to_dict()["stages"] == [{"steps": 2, "generator": dense}]
+    # the learning rate decays over the main stage, then on towards 10 % at the very end
+    factors = [cfg.learning_rate_factor(s) for s in range(6)]
+    assert factors[0] == 1.0 and factors[3] > factors[4] > factors[5] == pytest.approx(0.1)
+    seen = []
+    original = TrainingGenerator.sample
+
+    def spy(self):
+        seen.append(tuple(self.config.false_pick_rate_per_station_hour))
+        return original(self)
+
+    monkeypatch.setattr(TrainingGenerator, "sample", spy)
+    trainer_cls = get_trainer("synthetic")
+    trainer_cls(cfg, tmp_path / "a", progress=False, threads=1).fit(max_steps=4)
+    trainer_cls(cfg, tmp_path / "a", progress=False, threads=1).fit(resume=True)
+    main_rate = tuple(TINY_GENERATOR_DEFAULT_RATE)
+    per_step = cfg.samples_per_step
+    assert seen == [main_rate] * 3 * per_step + [(300.0, 300.0)] * 2 * per_step
+    trainer_cls(cfg, tmp_path / "b", progress=False, threads=1).fit()
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    assert a["step"] == b["step"] == 5
+    for k, v in a["network"].items():
+        assert torch.allclose(v, b["network"][k], atol=1e-6), k

@@ -53,7 +53,7 @@ class AssociationParams:
     min_picks : int
         Minimum picks per event.
     min_p_and_s_stations : int
-        Minimum stations with both P and S picks per event.
+        Minimum stations with both P and S picks per event (the model's default is 4).
     batch_size : int or None
         Windows evaluated per network call. ``None`` (default) picks it from the size of the
         product graph: on a CPU, batches of about 32k station-source pairs keep the network's

@@ -49,7 +49,7 @@ def source_nodes(
 
     Examples
     --------
-    >>> source_nodes((0, 100), (0, 100), (0, 30), 25.0).shape
+    >>> source_nodes((0, 100), (0, 100), (0, 50), 25.0).shape
     (32, 3)
     """
     dz = depth_spacing_km or spacing_km

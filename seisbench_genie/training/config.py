@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -13,6 +14,34 @@ from seisbench_genie.nn.config import ModelScale
 from seisbench_genie.synthetic.scenarios import load_velocity_model
 from seisbench_genie.synthetic.training import SyntheticDayConfig
 from seisbench_genie.traveltimes import validate_velocity_model
+
+
+@dataclass(frozen=True)
+class TrainingStage:
+    """A later stage of training: more steps, drawn from a changed generator.
+
+    Parameters
+    ----------
+    steps
+        Optimiser steps of this stage; it starts after ``TrainingConfig.steps`` and the steps
+        of the stages before it.
+    generator
+        The full generator of the stage: in a config file, only the fields that differ from
+        the main ``generator`` are given (see :meth:`TrainingConfig.from_dict`).
+
+    Examples
+    --------
+    >>> cfg = TrainingConfig.from_dict({"name": "toy", "scale": {"name": "toy",
+    ...     "length_km": 50, "node_spacing_km": 25, "depth_km": [0, 30],
+    ...     "max_distance_km": 600, "kernel_s": 3, "window_step_s": 3}, "steps": 100,
+    ...     "stages": [{"steps": 20, "generator": {"false_pick_rate_per_station_hour":
+    ...                                            [200, 400]}}]})
+    >>> cfg.total_steps, cfg.generator_at(110).false_pick_rate_per_station_hour
+    (120, (200, 400))
+    """
+
+    steps: int
+    generator: SyntheticDayConfig
 
 
 @dataclass
@@ -40,7 +69,12 @@ class TrainingConfig:
         Feed the network the signed residual channels as well as the kernels (see
         :func:`~seisbench_genie.nn.window_features`).
     steps
-        Optimiser steps.
+        Optimiser steps (of the main stage, drawn from ``generator``).
+    stages
+        Later :class:`TrainingStage` s (a curriculum), for example a last stage of dense,
+        noisy days (see :meth:`learning_rate_factor` for the schedule). Validation and
+        threshold calibration use the main ``generator`` (the conditions the model is made
+        for).
     samples_per_step
         Samples whose gradients are accumulated per step.
     learning_rate
@@ -66,7 +100,7 @@ class TrainingConfig:
     --------
     >>> cfg = TrainingConfig.from_dict({"name": "toy", "scale": {"name": "toy",
     ...     "length_km": 50, "node_spacing_km": 25, "depth_km": [0, 30],
-    ...     "max_distance_km": 150, "kernel_s": 3, "window_step_s": 3}})
+    ...     "max_distance_km": 600, "kernel_s": 3, "window_step_s": 3}})
     >>> cfg.scale.length_km
     50
     """
@@ -81,6 +115,7 @@ class TrainingConfig:
     hidden: int = 24
     signed_residuals: bool = False
     steps: int = 3000
+    stages: tuple[TrainingStage, ...] = ()
     samples_per_step: int = 2
     learning_rate: float = 2e-3
     seed: int = 0
@@ -102,6 +137,9 @@ class TrainingConfig:
                   "table_max_depth_km"):
             if not float(getattr(self, f)) > 0:
                 raise ValueError(f"{f}: must be > 0, got {getattr(self, f)}")
+        for i, stage in enumerate(self.stages):
+            if int(stage.steps) <= 0:
+                raise ValueError(f"stages[{i}].steps: must be > 0, got {stage.steps}")
         if self.validation_days < 0:
             raise ValueError(f"validation_days: must be >= 0, got {self.validation_days}")
         if self.calibration_days is not None and self.calibration_days < 0:
@@ -121,6 +159,46 @@ class TrainingConfig:
             raise ValueError("generator.detection_radius_km exceeds scale.max_distance_km")
         self.base_velocity_model()  # validates
 
+    @property
+    def total_steps(self) -> int:
+        """Steps of the main stage and of all later stages."""
+        return self.steps + sum(stage.steps for stage in self.stages)
+
+    def _stage_ends(self) -> list[int]:
+        ends = [self.steps]
+        for stage in self.stages:
+            ends.append(ends[-1] + stage.steps)
+        return ends
+
+    def _stage_of(self, step: int) -> int:
+        """Index of the stage (0: main) that step ``step`` (0-based) belongs to."""
+        ends = self._stage_ends()
+        return next((i for i, end in enumerate(ends) if step < end), len(ends) - 1)
+
+    def generator_at(self, step: int) -> SyntheticDayConfig:
+        """The generator of step ``step`` (0-based)."""
+        k = self._stage_of(step)
+        return self.generator if k == 0 else self.stages[k - 1].generator
+
+    def learning_rate_factor(self, step: int) -> float:
+        """Learning-rate multiplier at step ``step`` (0-based):
+        ``0.1 + 0.45 (1 + cos(pi step / end))``, with ``end`` the last step of the stage that
+        ``step`` belongs to. Over the main stage this is a cosine from 1 to 0.1; a later stage
+        continues on the cosine stretched to its own end, so the rate steps up a little at the
+        stage boundary (fine-tuning a finished run) and falls to 0.1 again at the very end.
+
+        Examples
+        --------
+        >>> cfg = TrainingConfig.from_dict({"name": "toy", "scale": {"name": "toy",
+        ...     "length_km": 50, "node_spacing_km": 25, "depth_km": [0, 30],
+        ...     "max_distance_km": 600, "kernel_s": 3, "window_step_s": 3}, "steps": 100,
+        ...     "stages": [{"steps": 100}]})
+        >>> [round(cfg.learning_rate_factor(s), 2) for s in (0, 99, 100, 199)]
+        [1.0, 0.1, 0.55, 0.1]
+        """
+        horizon = self._stage_ends()[self._stage_of(step)]
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / horizon)))
+
     def base_velocity_model(self) -> pd.DataFrame:
         """The base 1-D model (validated)."""
         if self.velocity_model in ("hadley_kanamori", "graeber_asch"):
@@ -135,6 +213,10 @@ class TrainingConfig:
         d = asdict(self)
         d["scale"] = self.scale.to_dict()
         d["generator"] = self.generator.to_dict()
+        base = d["generator"]
+        d["stages"] = [{"steps": st.steps, "generator": {
+            k: v for k, v in st.generator.to_dict().items() if v != base[k]}}
+            for st in self.stages]
         return d
 
     @classmethod
@@ -149,6 +231,18 @@ class TrainingConfig:
             raise ValueError("training config: 'name' and 'scale' are required")
         d["scale"] = ModelScale.from_dict(d["scale"])
         d["generator"] = SyntheticDayConfig.from_dict(d.get("generator", {}))
+        base = d["generator"].to_dict()
+        stages = []
+        for i, st in enumerate(d.get("stages") or ()):
+            if not isinstance(st, dict) or set(st) - {"steps", "generator"} or "steps" not in st:
+                raise ValueError(f"stages[{i}]: expected a mapping with 'steps' and optionally "
+                                 f"'generator', got {st!r}")
+            try:
+                gen = SyntheticDayConfig.from_dict({**base, **(st.get("generator") or {})})
+            except ValueError as err:
+                raise ValueError(f"stages[{i}].{err}") from None
+            stages.append(TrainingStage(int(st["steps"]), gen))
+        d["stages"] = tuple(stages)
         return cls(**d)
 
     @classmethod

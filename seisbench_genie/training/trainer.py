@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import time
 from pathlib import Path
 
@@ -113,8 +112,7 @@ class SyntheticTrainer:
         network = GENIENetwork(cfg.scale, hidden=cfg.hidden,
                                signed_residuals=cfg.signed_residuals).to(self.device)
         opt = torch.optim.Adam(network.parameters(), lr=cfg.learning_rate)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, cfg.learning_rate_factor)
         gen = TrainingGenerator(cfg.scale, cfg.generator, self.backends(), seed=cfg.seed,
                                 signed_residuals=cfg.signed_residuals)
         step, elapsed, history = 0, 0.0, []
@@ -130,14 +128,15 @@ class SyntheticTrainer:
         elif resume:
             raise ValueError(f"--resume: no checkpoint at {ckpt}")
         start = time.time() - elapsed
-        bar = tqdm(total=cfg.steps, initial=step, disable=not self.progress, desc=cfg.name)
+        bar = tqdm(total=cfg.total_steps, initial=step, disable=not self.progress, desc=cfg.name)
         running = None
         stopped_early = False
-        stop_at = cfg.steps if max_steps is None else min(cfg.steps, step + max_steps)
+        stop_at = cfg.total_steps if max_steps is None else min(cfg.total_steps, step + max_steps)
         while step < stop_at:
             if (time.time() - start) / 60.0 > cfg.max_minutes:
                 stopped_early = True
                 break
+            gen.config = cfg.generator_at(step)
             network.train()
             opt.zero_grad()
             parts = {"node": 0.0, "query": 0.0, "association": 0.0}
@@ -158,7 +157,7 @@ class SyntheticTrainer:
                             "loss": loss, **parts})
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if step % cfg.checkpoint_every == 0 or step == cfg.total_steps:
                 self._checkpoint(ckpt, network, opt, sched, gen, step, time.time() - start,
                                  history)
         bar.close()
