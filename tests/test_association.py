@@ -357,3 +357,25 @@ def test_one_event_detected_twice_is_merged_two_events_are_not(second_event):
     else:
         assert out.groupby("source").size().to_dict() == {0: 24}
         assert float((new_xyz[0] - torch.tensor([0.0, 0.0, 10.0])).norm()) < 1.0
+
+
+def test_fitting_counts_count_picks_that_fit_one_hypocentre():
+    import torch
+
+    from seisbench_genie.association.pipeline import fitting_counts
+
+    bound = _ring_bound()
+    t, links = _event_links(bound, 0, [0.0, 0.0, 10.0], 100.0, np.arange(12))
+    t[12:18] += 5.0  # S picks at stations 0-5 are 5 s late: they do not fit
+    t[0] -= 4.0      # nor the P pick at station 0
+    # a second source at the same place whose picks are 3-6 s off at random
+    rng = np.random.default_rng(0)
+    t2, links2 = _event_links(bound, 1, [0.0, 0.0, 10.0], 100.0, np.arange(12))
+    t2 += rng.choice([-1, 1], len(t2)) * rng.uniform(3.0, 6.0, len(t2))
+    links = pd.concat([links, links2], ignore_index=True).assign(pick=np.arange(48))
+    xyz = torch.tensor([[0.0, 0.0, 10.0]] * 2, dtype=torch.float64)
+    origin = torch.tensor([100.0, 100.0], dtype=torch.float64)
+    n_fit, n_both = fitting_counts(bound, xyz, origin, links, torch.as_tensor(np.r_[t, t2]),
+                                   150.0)
+    assert n_fit.tolist() == [17, 0]
+    assert n_both.tolist() == [6, 0]

@@ -203,7 +203,7 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
         return _empty()
     links, src_xyz, origin = merge_duplicates(ctx.bound, src_xyz, origin, links,
                                               ctx.pick_time, sc, _location_bounds(ctx))
-    return _finalise(ctx, src_xyz, origin, score, links)
+    return _finalise(ctx, src_xyz, origin, score, links, params)
 
 
 def _arrival_fit(bound, xyz: torch.Tensor, origin: torch.Tensor, source: np.ndarray,
@@ -534,19 +534,95 @@ def _location_bounds(ctx: _Context) -> tuple[tuple[float, float], ...]:
             (max(0.0, r.depth_km[0]), r.depth_km[1]))
 
 
+def fitting_counts(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.DataFrame,
+                   pick_time_s: torch.Tensor, max_distance_km: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per source (index into ``xyz``), the picks and the stations with both a P and an S
+    pick that fit its hypocentre within the association tolerance (see
+    :func:`_arrival_fit`).
+
+    A true event's picks fit its location (pick errors are a fraction of a second); a
+    detection assembled from coincident false picks and stray picks of other events keeps
+    ``min_picks`` associated picks but few of them fit one hypocentre.
+
+    Returns
+    -------
+    n_fit, n_fit_p_and_s : numpy.ndarray
+        (S,) counts (0 for sources without links).
+
+    Examples
+    --------
+    >>> # exercised through seisbench_genie.GENIE.classify (tests/test_association.py)
+    """
+    source = links["source"].to_numpy()
+    fit = _arrival_fit(bound, xyz, origin, source, links["station"].to_numpy(),
+                       links["phase"].to_numpy(), pick_time_s[links["pick"].to_numpy()].numpy(),
+                       max_distance_km)
+    n_fit = np.bincount(source[fit], minlength=len(xyz))
+    fitting = links[fit]
+    both = fitting.groupby(["source", "station"])["phase"].nunique() == 2
+    per_source = both.groupby(level=0).sum()
+    n_both = np.zeros(len(xyz), dtype=int)
+    n_both[per_source.index.to_numpy()] = per_source.to_numpy()
+    return n_fit, n_both
+
+
 def _finalise(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, score: torch.Tensor,
-              links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+              links: pd.DataFrame, params: AssociationParams
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     sources = np.sort(links["source"].unique())
+    res = _locate_sources(ctx, xyz, origin, links, sources)
+    # Events must hold min_picks picks (and min_p_and_s_stations P+S stations) that fit
+    # a hypocentre, not only associated picks. The hypocentre is located again from the
+    # picks that fit the first location (false picks among the associated ones pull it).
+    located_xyz, located_origin = xyz.clone(), origin.clone()
+    located_xyz[sources], located_origin[sources] = res.xyz_km, res.origin_s
+    fit = _arrival_fit(ctx.bound, located_xyz, located_origin, links["source"].to_numpy(),
+                       links["station"].to_numpy(), links["phase"].to_numpy(),
+                       ctx.pick_time[links["pick"].to_numpy()].numpy(),
+                       ctx.scale.max_distance_km)
+    core = links[fit]
+    core_sources = np.sort(core["source"].unique())
+    if len(core_sources):
+        res_core = _locate_sources(ctx, located_xyz, located_origin, core, core_sources)
+        located_xyz[core_sources] = res_core.xyz_km
+        located_origin[core_sources] = res_core.origin_s
+    n_fit, n_both = fitting_counts(ctx.bound, located_xyz, located_origin, links,
+                                   ctx.pick_time, ctx.scale.max_distance_km)
+    credible = sources[(n_fit[sources] >= params.min_picks)
+                       & (n_both[sources] >= params.min_p_and_s_stations)]
+    if len(credible) == 0:
+        return _empty()
+    if len(credible) < len(sources):
+        links = links[links["source"].isin(credible)]
+        sources = credible
+        res = _locate_sources(ctx, xyz, origin, links, sources)
+    return _tables(ctx, res, score, links, sources)
+
+
+def _locate_sources(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor,
+                    links: pd.DataFrame, sources: np.ndarray):
+    """Locate ``sources`` (sorted) with their links, starting from ``xyz``, ``origin``."""
     remap = np.full(len(xyz), -1)
     remap[sources] = np.arange(len(sources))
     ev = torch.as_tensor(remap[links["source"].to_numpy()], dtype=torch.long)
-    sta = torch.as_tensor(links["station"].to_numpy(), dtype=torch.long)
-    ph = torch.as_tensor(links["phase"].to_numpy(), dtype=torch.long)
-    t = ctx.pick_time[torch.as_tensor(links["pick"].to_numpy())]
     idx = torch.as_tensor(sources)
-    res = locate(ctx.bound, xyz[idx], origin[idx], ev, sta, ph, t,
-                 torch.as_tensor(links["probability"].to_numpy()),
-                 bounds_km=_location_bounds(ctx))
+    return locate(ctx.bound, xyz[idx], origin[idx], ev,
+                  torch.as_tensor(links["station"].to_numpy(), dtype=torch.long),
+                  torch.as_tensor(links["phase"].to_numpy(), dtype=torch.long),
+                  ctx.pick_time[torch.as_tensor(links["pick"].to_numpy())],
+                  torch.as_tensor(links["probability"].to_numpy()),
+                  bounds_km=_location_bounds(ctx))
+
+
+def _tables(ctx: _Context, res, score: torch.Tensor, links: pd.DataFrame, sources: np.ndarray
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Event and assignment tables of located ``sources`` (sorted) and their links."""
+    remap = np.full(int(sources.max()) + 1, -1)
+    remap[sources] = np.arange(len(sources))
+    ev = torch.as_tensor(remap[links["source"].to_numpy()], dtype=torch.long)
+    ph = torch.as_tensor(links["phase"].to_numpy(), dtype=torch.long)
+    idx = torch.as_tensor(sources)
     n_picks = np.bincount(ev.numpy(), minlength=len(sources))
     n_stations = links.assign(e=ev.numpy()).groupby("e")["station"].nunique() \
         .reindex(range(len(sources)), fill_value=0).to_numpy()
