@@ -71,6 +71,8 @@ class GENIE(PoochPretrainedModel):
         "association_threshold": ("Minimum association probability of a pick (0-1)", 0.3),
         "min_picks": ("Minimum picks per event", 10),
         "min_p_and_s_stations": ("Minimum stations with both P and S per event", 4),
+        "require_fit": ("Count only picks that fit a hypocentre located from them toward "
+                        "min_picks / min_p_and_s_stations", False),
         "device": ("torch device for the network (default: the model's)", None),
         "batch_size": ("Windows per network call (default: from the graph size)", None),
         "num_threads": ("CPU threads of the association (torch intra-op threads; default 1)", 1),
@@ -233,7 +235,12 @@ class GENIE(PoochPretrainedModel):
             station_terms : DataFrame ``id``, ``p_term_s``, ``s_term_s`` (s, added).
             detection_threshold (0-1, default 0.3), association_threshold (0-1, default 0.3),
             min_picks (default 10), min_p_and_s_stations (default 4, as PyOcto's
-            ``n_p_and_s_picks`` in the benchmark settings; 0 switches it off), device, batch_size
+            ``n_p_and_s_picks`` in the benchmark settings; 0 switches it off), require_fit
+            (default False; True counts toward min_picks and min_p_and_s_stations only the
+            picks within the association tolerance, 0.5 s + 2 % of the P travel time, x 1.7
+            for S, of a hypocentre located from them: it removes most false events made of
+            coincident false picks on very noisy days, but drops real events when the
+            velocity model is off by more than about 2 %), device, batch_size
             (windows per network call; default: chosen from the graph size), num_threads
             (CPU threads, default 1: the network's operations are small, and on this
             project's 2-core test machine two threads were no faster on an idle machine and
@@ -268,6 +275,7 @@ class GENIE(PoochPretrainedModel):
             association_threshold=float(self._arg(kwargs, "association_threshold")),
             min_picks=int(self._arg(kwargs, "min_picks")),
             min_p_and_s_stations=int(self._arg(kwargs, "min_p_and_s_stations")),
+            require_fit=bool(self._arg(kwargs, "require_fit")),
             batch_size=(None if self._arg(kwargs, "batch_size") is None
                         else int(self._arg(kwargs, "batch_size"))),
             progress=bool(self._arg(kwargs, "progress")),

@@ -379,3 +379,13 @@ def test_fitting_counts_count_picks_that_fit_one_hypocentre():
                                    150.0)
     assert n_fit.tolist() == [17, 0]
     assert n_both.tolist() == [6, 0]
+
+
+def test_require_fit_keeps_a_subset_of_the_events(model, day, result):
+    strict = model.classify(day.picks[["station", "phase", "time"]], day.stations,
+                            velocity_model=day.velocity_model, require_fit=True)
+    assert 0 < len(strict.events) <= len(result.events)
+    kept = set(strict.assignments["pick_idx"])
+    assert kept <= set(result.assignments["pick_idx"])
+    s = evaluate(day.picks, strict.assignments, day.events, strict.events)
+    assert s.event_precision == 1.0, s

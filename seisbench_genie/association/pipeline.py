@@ -54,6 +54,11 @@ class AssociationParams:
         Minimum picks per event.
     min_p_and_s_stations : int
         Minimum stations with both P and S picks per event (the model's default is 4).
+    require_fit : bool
+        Count toward ``min_picks`` and ``min_p_and_s_stations`` only the picks that fit a
+        hypocentre located from them (see :func:`fitting_counts`). It removes false events
+        assembled from coincident false picks on very noisy days, but it also drops real
+        events when the velocity model is off by more than the tolerance (about 2 %).
     batch_size : int or None
         Windows evaluated per network call. ``None`` (default) picks it from the size of the
         product graph: on a CPU, batches of about 32k station-source pairs keep the network's
@@ -73,6 +78,7 @@ class AssociationParams:
     association_threshold: float = 0.3
     min_picks: int = 10
     min_p_and_s_stations: int = 0
+    require_fit: bool = False
     batch_size: int | None = None
     detection_chunk_s: float = 21600.0
     chunk_s: float = 600.0
@@ -572,6 +578,8 @@ def _finalise(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, score: tor
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     sources = np.sort(links["source"].unique())
     res = _locate_sources(ctx, xyz, origin, links, sources)
+    if not params.require_fit:
+        return _tables(ctx, res, score, links, sources)
     # Events must hold min_picks picks (and min_p_and_s_stations P+S stations) that fit
     # a hypocentre, not only associated picks. The hypocentre is located again from the
     # picks that fit the first location (false picks among the associated ones pull it).
