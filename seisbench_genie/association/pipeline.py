@@ -8,7 +8,7 @@ them to geographic coordinates and an ObsPy Catalog).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from seisbench_genie.association.detection import (
     source_field,
     suppress_duplicates,
 )
-from seisbench_genie.location import locate
+from seisbench_genie.location import LocationResult, locate
 from seisbench_genie.nn.candidates import association_candidates, travel_times_within
 from seisbench_genie.nn.features import PickIndex, window_features
 from seisbench_genie.nn.graphs import build_region_graph, source_nodes
@@ -602,9 +602,13 @@ def _finalise(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor, score: tor
     if len(credible) == 0:
         return _empty()
     if len(credible) < len(sources):
-        links = links[links["source"].isin(credible)]
-        sources = credible
-        res = _locate_sources(ctx, xyz, origin, links, sources)
+        # The other events' first locations stand (each event is located on its own).
+        keep_link = links["source"].isin(credible).to_numpy()
+        keep_event = torch.as_tensor(np.isin(sources, credible))
+        res = LocationResult(**{f.name: getattr(res, f.name)[keep_event]
+                                for f in fields(res) if f.name != "residual_s"},
+                             residual_s=res.residual_s[torch.as_tensor(keep_link)])
+        links, sources = links[keep_link], credible
     return _tables(ctx, res, score, links, sources)
 
 
