@@ -20,9 +20,6 @@ TINY = {
 }
 
 
-TINY_GENERATOR_DEFAULT_RATE = (0.0, 400.0)  # SyntheticDayConfig's default false-pick rate
-
-
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SEISBENCH_GENIE_CACHE", str(tmp_path / "cache"))
@@ -162,7 +159,7 @@ def test_stages_switch_the_generator_and_resume_across_the_boundary(tmp_path, mo
     trainer_cls = get_trainer("synthetic")
     trainer_cls(cfg, tmp_path / "a", progress=False, threads=1).fit(max_steps=4)
     trainer_cls(cfg, tmp_path / "a", progress=False, threads=1).fit(resume=True)
-    main_rate = tuple(TINY_GENERATOR_DEFAULT_RATE)
+    main_rate = tuple(cfg.generator.false_pick_rate_per_station_hour)  # TINY keeps the default
     per_step = cfg.samples_per_step
     assert seen == [main_rate] * 3 * per_step + [(300.0, 300.0)] * 2 * per_step
     trainer_cls(cfg, tmp_path / "b", progress=False, threads=1).fit()
