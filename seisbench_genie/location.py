@@ -41,18 +41,32 @@ class LocationResult:
 
 
 def _predicted(bound, xyz: torch.Tensor, event: torch.Tensor, station: torch.Tensor,
-               phase: torch.Tensor, with_grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
+               phase: torch.Tensor, with_grad: bool
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Predicted arrivals (K,), their gradient (K, 3) and whether each row is within the
+    backend's distance range (K,). A row beyond it (a trial hypocentre moved away from a
+    distant station) is evaluated at the range's edge, on the line to its station."""
     rows = xyz[event].detach().clone().requires_grad_(with_grad)
+    within = torch.ones(len(event), dtype=torch.bool)
+    points = rows
+    limit = getattr(getattr(bound, "backend", None), "max_distance_km", None)
+    if limit is not None and len(event):
+        sta = bound.station_xyz_km.to(xyz.dtype)[station, :2]
+        offset = rows[:, :2] - sta
+        dist = offset.detach().norm(dim=1)
+        within = dist <= 0.999 * limit
+        shrink = torch.where(within, torch.ones_like(dist), 0.999 * limit / dist.clamp(min=1e-9))
+        points = torch.cat([sta + offset * shrink[:, None], rows[:, 2:]], dim=1)
     t = torch.zeros(len(event), dtype=xyz.dtype)
     for ph, name in ((0, "P"), (1, "S")):
         sel = phase == ph
         if sel.any():
             t = t.index_put((sel.nonzero().squeeze(1),),
-                            bound.pair_times(rows[sel], station[sel], name).to(xyz.dtype))
+                            bound.pair_times(points[sel], station[sel], name).to(xyz.dtype))
     if not with_grad:
-        return t.detach(), torch.zeros_like(rows)
+        return t.detach(), torch.zeros_like(rows), within
     (grad,) = torch.autograd.grad(t.sum(), rows)
-    return t.detach(), grad
+    return t.detach(), grad, within
 
 
 def locate(
@@ -83,6 +97,8 @@ def locate(
         (K,) optional weights (e.g. association probabilities).
     bounds_km
         ((x_min, x_max), (y_min, y_max), (depth_min, depth_max)) to clip to.
+        Rows whose station is beyond the backend's ``max_distance_km`` from the trial
+        hypocentre get no weight in that iteration.
     iterations
         Gauss-Newton iterations.
     huber_s
@@ -124,9 +140,9 @@ def locate(
         lo = torch.tensor([b[0] for b in bounds_km], dtype=dtype)
         hi = torch.tensor([b[1] for b in bounds_km], dtype=dtype)
     for _ in range(iterations):
-        tt, grad = _predicted(bound, xyz, event, station, phase, True)
+        tt, grad, within = _predicted(bound, xyz, event, station, phase, True)
         r = time_s - origin[event] - tt
-        w = w0 * torch.where(r.abs() <= huber_s, torch.ones_like(r), huber_s / r.abs())
+        w = w0 * within * torch.where(r.abs() <= huber_s, torch.ones_like(r), huber_s / r.abs())
         jac = torch.cat([grad, torch.ones(len(event), 1, dtype=dtype)], dim=1)  # d pred / d p
         h = torch.zeros(n, 4, 4, dtype=dtype).index_add_(
             0, event, w[:, None, None] * jac[:, :, None] * jac[:, None, :])
@@ -143,7 +159,8 @@ def locate(
         origin = origin + step[:, 3]
         if lo is not None:
             xyz = torch.maximum(torch.minimum(xyz, hi), lo)
-    tt, grad = _predicted(bound, xyz, event, station, phase, True)
+    tt, grad, within = _predicted(bound, xyz, event, station, phase, True)
+    w0 = w0 * within
     r = time_s - origin[event] - tt
     wsum = torch.zeros(n, dtype=dtype).index_add_(0, event, w0).clamp(min=1e-9)
     rms = (torch.zeros(n, dtype=dtype).index_add_(0, event, w0 * r * r) / wsum).sqrt()

@@ -71,8 +71,10 @@ class GENIE(PoochPretrainedModel):
         "association_threshold": ("Minimum association probability of a pick (0-1)", 0.3),
         "min_picks": ("Minimum picks per event", 10),
         "min_p_and_s_stations": ("Minimum stations with both P and S per event", 4),
-        "require_fit": ("Count only picks that fit a hypocentre located from them toward "
-                        "min_picks / min_p_and_s_stations", False),
+        "require_fit": ("Check each event's picks against a hypocentre located from them "
+                        "(tolerance adapted to the input's residuals)", True),
+        "verify_candidates": ("Re-evaluate each candidate on a lattice centred on it, admitting "
+                              "candidates down to 0.75 x detection_threshold", False),
         "device": ("torch device for the network (default: the model's)", None),
         "batch_size": ("Windows per network call (default: from the graph size)", None),
         "num_threads": ("CPU threads of the association (torch intra-op threads; default 1)", 1),
@@ -236,11 +238,18 @@ class GENIE(PoochPretrainedModel):
             detection_threshold (0-1, default 0.3), association_threshold (0-1, default 0.3),
             min_picks (default 10), min_p_and_s_stations (default 4, as PyOcto's
             ``n_p_and_s_picks`` in the benchmark settings; 0 switches it off), require_fit
-            (default False; True counts toward min_picks and min_p_and_s_stations only the
-            picks within the association tolerance, 0.5 s + 2 % of the P travel time, x 1.7
-            for S, of a hypocentre located from them: it removes most false events made of
-            coincident false picks on very noisy days, but drops real events when the
-            velocity model is off by more than about 2 %), device, batch_size
+            (default True: each event's picks are checked against a hypocentre located from
+            them, within the association tolerance, 0.5 s + 2 % of the P travel time, x 1.7
+            for S, widened to the input's own residual level so that a velocity model off by
+            several percent keeps its events; where chance coincidences of picks could make
+            up min_picks, as on dense noisy days, min_picks and min_p_and_s_stations count
+            fitting picks only, elsewhere an event needs 4 more fitting picks than chance
+            would give; False skips the check), verify_candidates (default False: True
+            evaluates the network once more on a node lattice centred on each relocated
+            candidate, admits candidates down to 0.75 x detection_threshold when that field
+            reaches the threshold, and associates with its embeddings; more events on very
+            dense days with an accurate velocity model, fewer when the travel times are off),
+            device, batch_size
             (windows per network call; default: chosen from the graph size), num_threads
             (CPU threads, default 1: the network's operations are small, and on this
             project's 2-core test machine two threads were no faster on an idle machine and
@@ -276,6 +285,7 @@ class GENIE(PoochPretrainedModel):
             min_picks=int(self._arg(kwargs, "min_picks")),
             min_p_and_s_stations=int(self._arg(kwargs, "min_p_and_s_stations")),
             require_fit=bool(self._arg(kwargs, "require_fit")),
+            verify_candidates=bool(self._arg(kwargs, "verify_candidates")),
             batch_size=(None if self._arg(kwargs, "batch_size") is None
                         else int(self._arg(kwargs, "batch_size"))),
             progress=bool(self._arg(kwargs, "progress")),

@@ -127,3 +127,55 @@ def test_scale_validation():
         ModelScale("x", 50.0, 25.0, (30, 0), 150.0, 2.0, 2.0)
     with pytest.raises(ValueError, match="kernel_s"):
         ModelScale("x", 50.0, 25.0, (0, 30), 150.0, 0.0, 2.0)
+
+
+def test_lattices_evaluated_together_keep_their_own_neighbourhoods():
+    """Grouped source graphs never link two lattices, so several lattices evaluated in one
+    graph each keep the neighbourhoods they have alone (the verification step relies on it)."""
+    from seisbench_genie.nn.graphs import aligned_lattices
+
+    rng = np.random.default_rng(3)
+    sta = np.c_[rng.uniform(0, 200, (12, 2)), np.zeros(12)]
+    bounds = ((0.0, 200.0), (0.0, 200.0), (0.0, 30.0))
+    # two overlapping lattices: without the groups their nodes would be k-NN neighbours
+    centres = np.array([[100.0, 100.0, 10.0], [110.0, 95.0, 12.0]])
+    nodes, group, centre = aligned_lattices(centres, 25.0, 25.0, 2, bounds)
+    assert np.allclose(nodes[centre], centres)
+    assert (nodes[:, 2] >= 0).all() and (nodes[:, 2] <= 30).all()
+    together = build_region_graph(sta, nodes, SCALE, source_group=group)
+    src, dst = together.source_edges.numpy()
+    assert (group[src] == group[dst]).all()
+    mixed = build_region_graph(sta, nodes, SCALE).source_edges.numpy()
+    assert (group[mixed[0]] != group[mixed[1]]).any()
+
+    def neighbour_distances(xyz, edges, n):
+        d = np.linalg.norm(xyz[edges[0]] - xyz[edges[1]], axis=1)
+        return np.sort(d.reshape(n, -1), axis=1)
+
+    for g in (0, 1):
+        alone = build_region_graph(sta, nodes[group == g], SCALE)
+        rows = np.flatnonzero(group == g)
+        mine = np.isin(dst, rows)
+        grouped = neighbour_distances(nodes, np.stack([src[mine], dst[mine]]), len(rows))
+        single = neighbour_distances(nodes[rows], alone.source_edges.numpy(), len(rows))
+        assert np.allclose(grouped, single)
+        assert together.n_pairs == sum(
+            build_region_graph(sta, nodes[group == h], SCALE).n_pairs for h in (0, 1))
+
+
+def test_field_queries_restricted_to_given_nodes(graph):
+    torch.manual_seed(2)
+    net = GENIENetwork(SCALE, hidden=16)
+    with torch.no_grad():
+        latent = net.encode(torch.rand(1, graph.n_pairs, 4), graph)
+        q = graph.source_xyz[[5, 40]] + torch.tensor([3.0, -2.0, 1.0])
+        window = torch.zeros(2, dtype=torch.long)
+        free, _ = net.query_field(latent, graph, window, q)
+        # candidate sets holding the 6 nearest nodes give the same answer ...
+        near = torch.cdist(q, graph.source_xyz).topk(10, largest=False).indices
+        same, _ = net.query_field(latent, graph, window, q, nodes=near)
+        # ... and sets without them a different one
+        far = torch.cdist(q, graph.source_xyz).topk(20, largest=False).indices[:, 10:]
+        other, _ = net.query_field(latent, graph, window, q, nodes=far)
+    assert torch.allclose(free, same, atol=1e-6)
+    assert not torch.allclose(free, other, atol=1e-3)

@@ -66,16 +66,79 @@ def source_nodes(
     return grid
 
 
-def knn_edges(points: np.ndarray, k: int) -> np.ndarray:
-    """Directed k-NN edges ``(2, n*k)`` from each neighbour (row 0) to each point (row 1)."""
+def aligned_lattices(
+    centres_km: np.ndarray,
+    spacing_km: float,
+    depth_spacing_km: float,
+    radius: int,
+    bounds_km: tuple[tuple[float, float], ...],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One small node lattice centred on each point, for evaluating the network there.
+
+    Each lattice has the model's node spacing, ``2 * radius + 1`` nodes along x and y and as
+    many depth layers as fit in the depth bounds; nodes outside ``bounds_km`` are left out.
+    A node sits exactly on each centre, so the network's features there are the pick residuals
+    to the arrivals predicted from that point.
+
+    Parameters
+    ----------
+    centres_km
+        (C, 3) lattice centres x, y, depth (km).
+    spacing_km, depth_spacing_km
+        Horizontal and vertical node spacing (km).
+    radius
+        Nodes on each side of the centre along x and y.
+    bounds_km
+        ((x_min, x_max), (y_min, y_max), (depth_min, depth_max)) in km.
+
+    Returns
+    -------
+    nodes, group, centre : numpy.ndarray
+        (N, 3) node positions, (N,) lattice of each node, (C,) index of each centre's node.
+
+    Examples
+    --------
+    >>> nodes, group, centre = aligned_lattices(np.array([[0.0, 0.0, 10.0]]), 20.0, 20.0, 1,
+    ...                                         ((-50, 50), (-50, 50), (0, 40)))
+    >>> len(nodes), nodes[centre[0]].tolist()
+    (18, [0.0, 0.0, 10.0])
+    """
+    centres_km = np.asarray(centres_km, dtype=float).reshape(-1, 3)
+    steps = np.arange(-radius, radius + 1)
+    n_depth = int(np.ceil((bounds_km[2][1] - bounds_km[2][0]) / depth_spacing_km)) + 1
+    dz = np.arange(-n_depth, n_depth + 1) * depth_spacing_km
+    gx, gy, gz = np.meshgrid(steps * spacing_km, steps * spacing_km, dz, indexing="ij")
+    template = np.column_stack([gx.ravel(), gy.ravel(), gz.ravel()])
+    nodes = centres_km[:, None, :] + template[None]  # (C, T, 3)
+    inside = np.ones(nodes.shape[:2], dtype=bool)
+    for axis, (lo, hi) in enumerate(bounds_km):
+        inside &= (nodes[..., axis] >= lo) & (nodes[..., axis] <= hi)
+    is_centre = np.zeros(len(template), dtype=bool)
+    is_centre[np.flatnonzero((template == 0).all(axis=1))] = True
+    inside |= is_centre[None, :]  # a centre is its lattice's node even at the bounds
+    group = np.broadcast_to(np.arange(len(centres_km))[:, None], inside.shape)[inside]
+    position = np.cumsum(inside.ravel()) - 1
+    centre = position.reshape(inside.shape)[:, is_centre][:, 0]
+    return nodes[inside], group, centre
+
+
+def knn_edges(points: np.ndarray, k: int, group: np.ndarray | None = None) -> np.ndarray:
+    """Directed k-NN edges ``(2, n*k)`` from each neighbour (row 0) to each point (row 1);
+    with ``group`` (n,), only between points of the same group."""
     n = len(points)
     k = min(k, n - 1)
     if k <= 0:
         return np.zeros((2, 0), dtype=np.int64)
+    if group is not None:
+        span = np.ptp(points, axis=0).max() + 1.0
+        points = np.column_stack([points, np.asarray(group) * 4.0 * span])
     _, idx = cKDTree(points).query(points, k=k + 1)
     dst = np.repeat(np.arange(n), k)
     src = idx[:, 1:].reshape(-1)
-    return np.stack([src, dst]).astype(np.int64)
+    edges = np.stack([src, dst]).astype(np.int64)
+    if group is not None:
+        edges = edges[:, group[edges[0]] == group[edges[1]]]
+    return edges
 
 
 @dataclass
@@ -153,7 +216,8 @@ def _csr(index: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> t
 
 
 def build_region_graph(
-    station_xyz: np.ndarray, source_xyz: np.ndarray, scale: ModelScale
+    station_xyz: np.ndarray, source_xyz: np.ndarray, scale: ModelScale,
+    source_group: np.ndarray | None = None,
 ) -> RegionGraph:
     """Build the station, source and product graphs.
 
@@ -166,6 +230,10 @@ def build_region_graph(
     scale
         Model scale (``k_station``, ``k_source``, ``k_pairs``, ``max_distance_km``,
         ``length_km``).
+    source_group
+        (N,) optional group of each source node: the source graph then links nodes of the
+        same group only (several independent lattices, e.g. from :func:`aligned_lattices`,
+        evaluated in one pass).
 
     Returns
     -------
@@ -195,7 +263,7 @@ def build_region_graph(
     pair_id[pair_station, pair_source] = np.arange(len(pair_station))
 
     sta_knn = knn_edges(station_xyz, scale.k_station)  # src -> dst stations
-    src_knn = knn_edges(source_xyz, scale.k_source)
+    src_knn = knn_edges(source_xyz, scale.k_source, source_group)
     # Product edges along the station graph: (s', n) -> (s, n) for s' in kNN(s).
     nbr_sta = np.full((m, max(1, scale.k_station)), -1, dtype=np.int64)
     if sta_knn.shape[1]:

@@ -147,7 +147,8 @@ class GENIENetwork(nn.Module):
         return self.node_head(latent).squeeze(-1)
 
     def query_field(self, latent: torch.Tensor, graph: RegionGraph, window: torch.Tensor,
-                    query_xyz: torch.Tensor, k: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+                    query_xyz: torch.Tensor, k: int = 6, nodes: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Source likelihood (logits) and embedding at arbitrary points.
 
         Parameters
@@ -162,15 +163,23 @@ class GENIENetwork(nn.Module):
             (Q, 3) query positions (km, z = depth).
         k
             Source nodes attended to.
+        nodes
+            (Q, M) optional source nodes each query may attend to (default: all); for
+            independent lattices evaluated in one graph (``M >= k``).
 
         Returns
         -------
         logits, embedding : torch.Tensor
             (Q,) and (Q, C).
         """
-        k = min(k, graph.n_sources)
-        d = torch.cdist(query_xyz, graph.source_xyz)
-        nearest = d.topk(k, largest=False).indices  # (Q, k)
+        if nodes is None:
+            k = min(k, graph.n_sources)
+            d = torch.cdist(query_xyz, graph.source_xyz)
+            nearest = d.topk(k, largest=False).indices  # (Q, k)
+        else:
+            k = min(k, nodes.shape[1])
+            d = (query_xyz[:, None, :] - graph.source_xyz[nodes]).norm(dim=-1)
+            nearest = nodes.gather(1, d.topk(k, largest=False).indices)
         z = latent[window[:, None], nearest]  # (Q, k, C)
         off = (query_xyz[:, None, :] - graph.source_xyz[nearest]) / self.scale.length_km
         emb = self.query(z, off)
