@@ -24,7 +24,12 @@ from seisbench_genie.association.detection import (
 from seisbench_genie.location import LocationResult, locate
 from seisbench_genie.nn.candidates import association_candidates, travel_times_within
 from seisbench_genie.nn.features import PickIndex, window_features
-from seisbench_genie.nn.graphs import aligned_lattices, build_region_graph, source_nodes
+from seisbench_genie.nn.graphs import (
+    aligned_lattices,
+    build_region_graph,
+    grouped_points,
+    source_nodes,
+)
 from seisbench_genie.nn.network import S_TOLERANCE_FACTOR, GENIENetwork, arrival_tolerance_s
 
 
@@ -533,11 +538,10 @@ def _verify(ctx: _Context, xyz: torch.Tensor, origin: torch.Tensor
                                 sc.kernel_s, signed=net.signed_residuals)
         latent = net.encode(feats, graph)
         # Each query attends to the nearest nodes of its own lattice.
-        span = 4.0 * (np.ptp(nodes, axis=0).max() + 1.0)
-        tree = cKDTree(np.column_stack([nodes, group * span]))
+        span = np.ptp(nodes, axis=0).max() + 1.0
         k = min(6, int(np.bincount(group).min()))
-        _, near = tree.query(np.column_stack([nodes[centre], np.arange(len(centre)) * span]),
-                             k=k)
+        _, near = cKDTree(grouped_points(nodes, group, span)).query(
+            grouped_points(nodes[centre], np.arange(len(centre)), span), k=k)
         near = torch.as_tensor(np.asarray(near).reshape(len(centre), k), device=dev)
         lg, emb = net.query_field(latent, graph, torch.zeros(len(centre), dtype=torch.long,
                                                               device=dev),

@@ -122,6 +122,20 @@ def aligned_lattices(
     return nodes[inside], group, centre
 
 
+def grouped_points(points: np.ndarray, group: np.ndarray, span: float | None = None
+                   ) -> np.ndarray:
+    """``points`` with a last coordinate ``group * 4 * span`` (default span: the points'
+    extent), so that a k-d tree finds neighbours within a group first.
+
+    Examples
+    --------
+    >>> grouped_points(np.zeros((2, 3)), np.array([0, 1]), span=1.0)[:, 3].tolist()
+    [0.0, 4.0]
+    """
+    span = np.ptp(points, axis=0).max() + 1.0 if span is None else span
+    return np.column_stack([points, np.asarray(group) * 4.0 * span])
+
+
 def knn_edges(points: np.ndarray, k: int, group: np.ndarray | None = None) -> np.ndarray:
     """Directed k-NN edges ``(2, n*k)`` from each neighbour (row 0) to each point (row 1);
     with ``group`` (n,), only between points of the same group."""
@@ -130,8 +144,7 @@ def knn_edges(points: np.ndarray, k: int, group: np.ndarray | None = None) -> np
     if k <= 0:
         return np.zeros((2, 0), dtype=np.int64)
     if group is not None:
-        span = np.ptp(points, axis=0).max() + 1.0
-        points = np.column_stack([points, np.asarray(group) * 4.0 * span])
+        points = grouped_points(points, group)
     _, idx = cKDTree(points).query(points, k=k + 1)
     dst = np.repeat(np.arange(n), k)
     src = idx[:, 1:].reshape(-1)
