@@ -128,6 +128,8 @@ def test_bad_arguments_name_the_culprit(model, day):
     picks = day.picks[["station", "phase", "time"]]
     with pytest.raises(ValueError, match="num_threads"):
         model.classify(picks, day.stations, num_threads=0)
+    with pytest.raises(ValueError, match="detection_grids"):
+        model.classify(picks, day.stations, detection_grids=0)
     with pytest.raises(ValueError, match="threshhold"):
         model.classify(picks, day.stations, threshhold=0.3)
     with pytest.raises(ValueError, match="region"):
@@ -250,7 +252,7 @@ def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local
         step = ctx.scale.window_step_s
         t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
         n_win = int(np.ceil((float(ctx.pick_time.max()) - t_start) / step)) + 1
-        w, n, height, _ = pipeline._detect(ctx, params, t_start, 0, n_win)
+        w, n, height, _, _ = pipeline._detect(ctx, params, t_start, 0, n_win)
         # reference: the field on every candidate window (same padding as _detect)
         pad = pipeline.DETECTION_STRIDE
         keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,
@@ -473,3 +475,38 @@ def test_verified_candidates_find_the_events(model, day, result):
     assert s.event_precision == 1.0
     assert len(out.events) == len(result.events)
     assert (out.events["score"].to_numpy() >= result.events["score"].to_numpy() - 1e-6).all()
+
+
+def test_shifted_grids_find_each_event_once(model, local_day, monkeypatch):
+    """A second node grid, shifted by half the spacing, re-finds the events of the first:
+    each must come out once, with the same picks."""
+    import torch
+
+    from seisbench_genie.association import AssociationParams, associate_table, pipeline
+
+    table, region, bound = local_day
+    shifts = []
+    context = pipeline._Context
+
+    def recording_context(*args, grid_shift=0.0, **kwargs):
+        shifts.append(grid_shift)
+        return context(*args, grid_shift=grid_shift, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_Context", recording_context)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = associate_table(model.network, bound, region, table, AssociationParams())
+        assert shifts == [0.0]
+        two = associate_table(model.network, bound, region, table,
+                              AssociationParams(detection_grids=2))
+        assert shifts[1:] == [0.0, 0.5]
+        grid0 = context(model.network, bound, region, table)
+        grid1 = context(model.network, bound, region, table, grid_shift=0.5)
+    offset = grid1.graph.source_xyz - grid0.graph.source_xyz
+    spacing = model.network.scale.node_spacing_km
+    assert torch.allclose(offset[:, :2], torch.full_like(offset[:, :2], 0.5 * spacing))
+    assert len(one[0]) >= 10 and len(two[0]) == len(one[0])
+    assert two[1]["pick_idx"].is_unique
+    assert np.abs(two[0]["time"].to_numpy() - one[0]["time"].to_numpy()).max() < 1.0
+    same = len(np.intersect1d(one[1]["pick_idx"], two[1]["pick_idx"]))
+    assert same >= 0.95 * max(len(one[1]), len(two[1]))

@@ -75,6 +75,15 @@ class AssociationParams:
         its embeddings feed the association. It finds more events on very dense days with
         an accurate velocity model, and fewer true ones on days whose travel times are off
         (documented in ``docs/benchmarks.md``, session 6).
+    detection_grids : int
+        Node grids on which the source field is evaluated (default 1); grid ``k`` is shifted
+        by ``k / detection_grids`` of the node spacing along x and y, and the grids after the
+        first are evaluated only in windows where the first one saw activity. An event
+        between the nodes of one grid is near a node of another: on a day crowded with
+        events, the picks of other events and false picks near the arrivals predicted from
+        the farther nodes can keep its field below the threshold on one grid. Two grids
+        find more of those events, and more false events on days made mostly of false
+        picks; they take up to twice the time (measured in ``docs/benchmarks.md``, session 7).
     batch_size : int or None
         Windows evaluated per network call. ``None`` (default) picks it from the size of the
         product graph: on a CPU, batches of about 32k station-source pairs keep the network's
@@ -96,6 +105,7 @@ class AssociationParams:
     min_p_and_s_stations: int = 0
     require_fit: bool = True
     verify_candidates: bool = False
+    detection_grids: int = 1
     batch_size: int | None = None
     detection_chunk_s: float = 21600.0
     chunk_s: float = 600.0
@@ -125,17 +135,22 @@ def _empty() -> tuple[pd.DataFrame, pd.DataFrame]:
 class _Context:
     """Everything tied to one region and one pick set."""
 
-    def __init__(self, network: GENIENetwork, bound, region: Region, picks: pd.DataFrame):
+    def __init__(self, network: GENIENetwork, bound, region: Region, picks: pd.DataFrame,
+                 grid_shift: float = 0.0):
         sc = network.scale
         self.network, self.bound, self.region, self.scale = network, bound, region, sc
         sta = bound.station_xyz_km.to(torch.float64).numpy()
         # Nodes are cell centres, half a spacing inside the box they tile: the box is widened
         # by half a spacing so that an event at the region's edge is as close to a node as
         # one inside (its location may then fall up to that far outside the region).
+        # A shifted grid (grid_shift, a fraction of the spacing, along x and y) extends as far
+        # past the far edges as the unshifted one does past the near edges.
         h = 0.5 * sc.node_spacing_km
-        nodes = source_nodes((region.x_km[0] - h, region.x_km[1] + h),
-                             (region.y_km[0] - h, region.y_km[1] + h), region.depth_km,
-                             sc.node_spacing_km, sc.node_spacing_km * sc.depth_spacing_factor)
+        shift = grid_shift * sc.node_spacing_km
+        nodes = source_nodes((region.x_km[0] - h + shift, region.x_km[1] + h + shift),
+                             (region.y_km[0] - h + shift, region.y_km[1] + h + shift),
+                             region.depth_km, sc.node_spacing_km,
+                             sc.node_spacing_km * sc.depth_spacing_factor)
         self.graph = build_region_graph(sta, nodes, sc)
         src = self.graph.source_xyz[self.graph.pair_source].to(torch.float64)
         with torch.no_grad():
@@ -194,33 +209,63 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     if len(picks) == 0 or picks["station_index"].nunique() < 2:
         return _empty()
     network.eval()
-    ctx = _Context(network, bound, region, picks)
     sc = network.scale
+    n_grids = params.detection_grids
+    # One context per node grid; the grids after the first are shifted by fractions of the
+    # spacing (the shared steps below use the first: they need only the picks and the backend).
+    grids = [_Context(network, bound, region, picks, grid_shift=k / n_grids)
+             for k in range(n_grids)]
+    ctx = grids[0]
     step = sc.window_step_s
     # 1-3. Detection on the global window grid, in chunks of windows (bounded memory); each
     #      chunk is evaluated with two windows of padding on both sides and keeps the peaks
     #      of its own windows, so chunk borders neither lose nor double a peak.
-    t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
+    t_start = float(ctx.pick_time.min()) - max(g.max_travel_s for g in grids) - step
     t_end = float(ctx.pick_time.max())
     n_windows = int(np.ceil((t_end - t_start) / step)) + 1
     per_chunk = max(8, int(params.detection_chunk_s / step))
     #    With verify_candidates, peaks above a lower threshold are candidates (step 5).
     candidate_params = replace(params, detection_threshold=params.detection_threshold * (
         CANDIDATE_FACTOR if params.verify_candidates else 1.0))
-    found = [_detect(ctx, candidate_params, t_start, lo, min(lo + per_chunk, n_windows))
-             for lo in range(0, n_windows, per_chunk)]
-    w = torch.cat([f[0] for f in found])
-    if w.numel() == 0:
+    found = []
+    active = None
+    for g, grid in enumerate(grids):
+        peaks = [_detect(grid, candidate_params, t_start, lo, min(lo + per_chunk, n_windows),
+                         active) for lo in range(0, n_windows, per_chunk)]
+        if g == 0 and len(grids) > 1:
+            # The shifted grids look again where the first one saw activity (its field
+            # reached 0.4 x the threshold within DETECTION_STRIDE windows): events that
+            # mask each other crowd the busy windows; a quiet window holds no hidden event.
+            busy = torch.zeros(n_windows, dtype=torch.bool)
+            busy[torch.cat([f[4] for f in peaks])] = True
+            active = busy.clone()
+            for d in range(1, DETECTION_STRIDE + 1):
+                active[d:] |= busy[:-d]
+                active[:-d] |= busy[d:]
+        w = torch.cat([f[0] for f in peaks])
+        if w.numel() == 0:
+            continue
+        score = torch.cat([f[2] for f in peaks])
+        xyz = grid.graph.source_xyz[torch.cat([f[1] for f in peaks])].to(torch.float64)
+        origin = t_start + (w.to(torch.float64) + torch.cat([f[3] for f in peaks])) * step
+        keep_idx = suppress_duplicates(xyz.numpy(), origin.numpy(), score.numpy(),
+                                       radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
+        # 4. Refine through the continuous field of this grid.
+        xyz, emb = _refine(grid, xyz[keep_idx], origin[keep_idx], grid.batch_size(params))
+        found.append((xyz, origin[keep_idx], score[keep_idx], emb,
+                      torch.full((len(keep_idx),), g, dtype=torch.long)))
+    if not found:
         return _empty()
-    n = torch.cat([f[1] for f in found])
-    score = torch.cat([f[2] for f in found])
-    src_xyz = ctx.graph.source_xyz[n].to(torch.float64)
-    origin = t_start + (w.to(torch.float64) + torch.cat([f[3] for f in found])) * step
-    keep_idx = suppress_duplicates(src_xyz.numpy(), origin.numpy(), score.numpy(),
-                                   radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
-    src_xyz, origin, score = src_xyz[keep_idx], origin[keep_idx], score[keep_idx]
-    # 4. Refine through the continuous field, associate, locate, associate again.
-    src_xyz, emb = _refine(ctx, src_xyz, origin, ctx.batch_size(params))
+    src_xyz, origin, score, emb, grid_of = (torch.cat(parts) for parts in zip(*found,
+                                                                               strict=True))
+    if len(grids) > 1:
+        # One event found on several grids: the strongest detection stands.
+        keep_idx = torch.as_tensor(suppress_duplicates(
+            src_xyz.numpy(), origin.numpy(), score.numpy(),
+            radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step))
+        src_xyz, origin, score = src_xyz[keep_idx], origin[keep_idx], score[keep_idx]
+        emb, grid_of = emb[keep_idx], grid_of[keep_idx]
+    #    Associate, locate, associate again.
     links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=2.0 * sc.kernel_s)
     new_xyz, new_origin = _relocate(ctx, src_xyz, origin, links)
     moved = torch.nonzero((new_xyz != src_xyz).any(dim=1) | (new_origin != origin)).squeeze(1)
@@ -236,13 +281,22 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
             return _empty()
         src_xyz, origin, emb, score = src_xyz[ok], origin[ok], emb[ok], score[ok]
     elif moved.numel():
-        emb[moved] = _embed(ctx, src_xyz[moved], origin[moved], ctx.batch_size(params))[0]
+        for g, grid in enumerate(grids):
+            redo = moved[grid_of[moved] == g]
+            if redo.numel():
+                emb[redo] = _embed(grid, src_xyz[redo], origin[redo],
+                                   grid.batch_size(params))[0]
     links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=sc.kernel_s)
     links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
     if links.empty:
         return _empty()
-    links, src_xyz, origin = merge_duplicates(ctx.bound, src_xyz, origin, links,
-                                              ctx.pick_time, sc, _location_bounds(ctx))
+    residual = _normalised_residuals(
+        ctx.bound, src_xyz, origin, links["source"].to_numpy(), links["station"].to_numpy(),
+        links["phase"].to_numpy(), ctx.pick_time[links["pick"].to_numpy()].numpy(),
+        sc.max_distance_km)
+    links, src_xyz, origin = merge_duplicates(
+        ctx.bound, src_xyz, origin, links, ctx.pick_time, sc, _location_bounds(ctx),
+        tolerance_factor(residual, links["source"].to_numpy()))
     return _finalise(ctx, src_xyz, origin, score, links, params)
 
 
@@ -273,7 +327,8 @@ def _arrival_fit(bound, xyz: torch.Tensor, origin: torch.Tensor, source: np.ndar
 
 
 def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.DataFrame,
-                     pick_time_s: torch.Tensor, scale, bounds_km=None
+                     pick_time_s: torch.Tensor, scale, bounds_km=None,
+                     tolerance_factor: float = 1.0
                      ) -> tuple[pd.DataFrame, torch.Tensor, torch.Tensor]:
     """Merge two kept sources that are one event seen twice.
 
@@ -302,6 +357,10 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
         The model's :class:`~seisbench_genie.nn.ModelScale`.
     bounds_km
         Location bounds (see :func:`~seisbench_genie.location.locate`).
+    tolerance_factor
+        The fit tolerance in association tolerances (see :func:`tolerance_factor`): with
+        travel times off by several percent, an event's picks fit its own hypocentre only
+        within a wider tolerance, and so do the picks of its two halves.
 
     Returns
     -------
@@ -342,7 +401,7 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
     involved = involved.assign(own_fit=_arrival_fit(
         bound, xyz, origin, involved["source"].to_numpy(), involved["station"].to_numpy(),
         involved["phase"].to_numpy(), pick_time_s[involved["pick"].to_numpy()].numpy(),
-        scale.max_distance_km))
+        scale.max_distance_km, tolerance_factor))
     # Locate each pair's picks together (one P and one S per station, the likelier kept).
     union = pd.concat([
         pair.reset_index(names="pair").merge(involved, left_on=side, right_on="source")
@@ -357,7 +416,7 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
                  torch.as_tensor(union["probability"].to_numpy()), bounds_km=bounds_km)
     union["merged_fit"] = _arrival_fit(
         bound, res.xyz_km, res.origin_s, pid, union["station"].to_numpy(),
-        union["phase"].to_numpy(), t_union.numpy(), scale.max_distance_km)
+        union["phase"].to_numpy(), t_union.numpy(), scale.max_distance_km, tolerance_factor)
     still = (union[union["own_fit"]].groupby(["pair", "side"])["merged_fit"].mean()
              .unstack("side").reindex(index=pair.index, columns=["a", "b"]).fillna(0.0))
     good = pair.index[(still["a"] >= 0.8) & (still["b"] >= 0.7)].to_numpy()
@@ -387,10 +446,15 @@ def merge_duplicates(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.D
     return links, xyz, origin
 
 
-def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, hi: int
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, hi: int,
+            active: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Peaks of the source field with window index in [lo, hi) of the grid
-    ``t_start + k * step``: window index, node, value and sub-window offset."""
+    ``t_start + k * step``: window index, node, value and sub-window offset; and the windows
+    in [lo, hi) whose field reached 0.4 x the detection threshold at some node.
+
+    ``active`` (bool, indexed by window of the global grid) restricts the evaluation to the
+    windows it marks."""
     network, sc = ctx.network, ctx.scale
     step, pad = sc.window_step_s, DETECTION_STRIDE
     a = lo - pad
@@ -401,7 +465,8 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
                                                             dtype=torch.float64)))
     i1 = int(torch.searchsorted(ctx.pick_time, torch.tensor(
         t_a + n_win * step + ctx.max_travel_s + 3 * step, dtype=torch.float64), right=True))
-    empty = (torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),) * 2
+    empty = (torch.zeros(0, dtype=torch.long),) * 2 + (torch.zeros(0),) * 2 + (
+        torch.zeros(0, dtype=torch.long),)
     if i1 <= i0:
         return empty
     # Windows whose back-projected picks could make an event: an event with min_picks picks
@@ -410,6 +475,10 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     min_count = max(3, int(0.7 * params.min_picks))
     keep = candidate_windows(ctx.pick_station[i0:i1], ctx.pick_time[i0:i1], ctx.graph, ctx.tp,
                              ctx.ts, t_a, n_win, step, min_count, ctx.pick_phase[i0:i1])
+    if active is not None:
+        window = torch.arange(a, a + n_win)
+        inside = (window >= 0) & (window < len(active))
+        keep &= inside & active[window.clamp(0, len(active) - 1)]
     kept = torch.nonzero(keep).squeeze(1)
     if kept.numel() == 0:
         return empty
@@ -425,6 +494,7 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     is_kept = torch.zeros(n_win, dtype=torch.bool)
     is_kept[kept] = True
     done = torch.zeros(n_win, dtype=torch.bool)
+    busy = torch.zeros(n_win, dtype=torch.bool)
     todo = kept[(kept + a) % DETECTION_STRIDE == 0]
     while todo.numel():
         field[todo] = source_field(
@@ -433,6 +503,7 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
         done[todo] = True
         high = torch.zeros(n_win, dtype=torch.bool)
         high[todo] = field[todo].amax(dim=1) >= 0.4 * params.detection_threshold
+        busy |= high
         near = torch.zeros(n_win, dtype=torch.bool)
         near[1:] |= high[:-1]
         near[:-1] |= high[1:]
@@ -446,7 +517,8 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     w, n = w[core], n[core]
     offset, height = _peak_estimate(field, w, n)
     ok = height >= params.detection_threshold
-    return w[ok] + a, n[ok], height[ok], offset[ok]
+    busy_windows = torch.nonzero(busy[pad:pad + hi - lo]).squeeze(1) + lo
+    return w[ok] + a, n[ok], height[ok], offset[ok], busy_windows
 
 
 def _peak_estimate(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor

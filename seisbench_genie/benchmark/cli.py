@@ -144,17 +144,20 @@ def _value(text: str) -> Any:
 
 
 def peer_override(text: str) -> tuple[str, str, Any]:
-    """Parse ``--set ASSOCIATOR.KEY=VALUE`` (e.g. ``pyocto.pick_match_tolerance=3``).
+    """Parse ``--set ASSOCIATOR.KEY=VALUE`` (e.g. ``pyocto.pick_match_tolerance=3``, or
+    ``genie.detection_grids=2`` for an argument of :meth:`seisbench_genie.GENIE.classify`).
 
     Examples
     --------
     >>> peer_override("gamma.max_sigma11=3.0")
     ('gamma', 'max_sigma11', 3.0)
+    >>> peer_override("genie.detection_grids=2")
+    ('genie', 'detection_grids', 2)
     """
-    m = re.match(r"^\s*(pyocto|gamma)\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*$", text)
+    m = re.match(r"^\s*(pyocto|gamma|genie)\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*$", text)
     if not m:
         raise argparse.ArgumentTypeError(
-            f"expected pyocto.KEY=VALUE or gamma.KEY=VALUE, got {text!r}"
+            f"expected pyocto.KEY=VALUE, gamma.KEY=VALUE or genie.KEY=VALUE, got {text!r}"
         )
     return m.group(1), m.group(2), _value(m.group(3))
 
@@ -209,7 +212,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--set", dest="overrides", type=peer_override, action="append", default=[],
                      metavar="PEER.KEY=VALUE",
                      help="override a peer parameter, e.g. pyocto.pick_match_tolerance=3 or "
-                          "gamma.max_sigma11=3 (repeatable)")
+                          "gamma.max_sigma11=3, or pass an argument to GENIE.classify, e.g. "
+                          "genie.detection_grids=2 (repeatable)")
 
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, default=Path("benchmark_results"),

@@ -180,7 +180,8 @@ class BenchmarkConfig:
     figures : bool
         Write the figures at the end.
     peer_overrides : dict
-        ``{"pyocto": {...}, "gamma": {...}}`` parameter overrides.
+        ``{"pyocto": {...}, "gamma": {...}, "genie": {...}}`` parameter overrides (GENIE's
+        are arguments of :meth:`seisbench_genie.GENIE.classify`).
 
     Examples
     --------
@@ -332,6 +333,7 @@ def _run_genie(scenario: Any, cell: Cell, ctx: RunContext, workdir: Path) -> Run
         threads=ctx.config.threads,
         seed=cell.seed,
         timeout=ctx.config.timeout,
+        classify_kwargs=ctx.config.peer_overrides.get("genie"),
     )
 
 
