@@ -76,7 +76,8 @@ class GENIE(PoochPretrainedModel):
         "verify_candidates": ("Re-evaluate each candidate on a lattice centred on it, admitting "
                               "candidates down to 0.75 x detection_threshold", False),
         "detection_grids": ("Node grids the source field is evaluated on, each shifted by "
-                            "1/detection_grids of the node spacing along x and y", 1),
+                            "1/detection_grids of the node spacing along x and y (default: "
+                            "a second grid when the events crowd the stations)", None),
         "device": ("torch device for the network (default: the model's)", None),
         "batch_size": ("Windows per network call (default: from the graph size)", None),
         "num_threads": ("CPU threads of the association (torch intra-op threads; default 1)", 1),
@@ -251,11 +252,14 @@ class GENIE(PoochPretrainedModel):
             candidate, admits candidates down to 0.75 x detection_threshold when that field
             reaches the threshold, and associates with its embeddings; more events on very
             dense days with an accurate velocity model, fewer when the travel times are off),
-            detection_grids (default 1: node grids the source field is evaluated on, each
-            shifted by 1/detection_grids of the node spacing along x and y, the later grids
-            only in windows where the first saw activity; 2 finds events between the first
-            grid's nodes that other events' picks hide on days crowded with events, and more
-            false events on days made mostly of false picks, at up to twice the time),
+            detection_grids (node grids the source field is evaluated on, each shifted by
+            1/detection_grids of the node spacing along x and y, the later grids only in
+            windows where the first saw activity; a second grid finds events between the
+            first grid's nodes that other events' picks hide on days crowded with events,
+            and more false events on days made mostly of false picks, at up to twice the
+            time. Default None: one grid, and a second one when the first grid's events
+            hold on average 0.15 picks or more per station within the model's kernel width
+            of a given time; 1 or 2 force it),
             device, batch_size
             (windows per network call; default: chosen from the graph size), num_threads
             (CPU threads, default 1: the network's operations are small, and on this
@@ -293,7 +297,8 @@ class GENIE(PoochPretrainedModel):
             min_p_and_s_stations=int(self._arg(kwargs, "min_p_and_s_stations")),
             require_fit=bool(self._arg(kwargs, "require_fit")),
             verify_candidates=bool(self._arg(kwargs, "verify_candidates")),
-            detection_grids=int(self._arg(kwargs, "detection_grids")),
+            detection_grids=(None if self._arg(kwargs, "detection_grids") is None
+                             else int(self._arg(kwargs, "detection_grids"))),
             batch_size=(None if self._arg(kwargs, "batch_size") is None
                         else int(self._arg(kwargs, "batch_size"))),
             progress=bool(self._arg(kwargs, "progress")),

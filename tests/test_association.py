@@ -496,10 +496,14 @@ def test_shifted_grids_find_each_event_once(model, local_day, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one = associate_table(model.network, bound, region, table, AssociationParams())
-        assert shifts == [0.0]
+        assert shifts == [0.0]  # automatic: this day is not crowded
+        again = associate_table(model.network, bound, region, table,
+                                AssociationParams(detection_grids=1))
+        assert again[1]["pick_idx"].tolist() == one[1]["pick_idx"].tolist()
+        shifts.clear()
         two = associate_table(model.network, bound, region, table,
                               AssociationParams(detection_grids=2))
-        assert shifts[1:] == [0.0, 0.5]
+        assert shifts == [0.0, 0.5]
         grid0 = context(model.network, bound, region, table)
         grid1 = context(model.network, bound, region, table, grid_shift=0.5)
     offset = grid1.graph.source_xyz - grid0.graph.source_xyz
@@ -510,3 +514,32 @@ def test_shifted_grids_find_each_event_once(model, local_day, monkeypatch):
     assert np.abs(two[0]["time"].to_numpy() - one[0]["time"].to_numpy()).max() < 1.0
     same = len(np.intersect1d(one[1]["pick_idx"], two[1]["pick_idx"]))
     assert same >= 0.95 * max(len(one[1]), len(two[1]))
+
+
+def test_a_crowded_day_gets_a_second_grid(model, monkeypatch):
+    """Automatic detection_grids: 40 events in ten minutes crowd the stations with event
+    picks (event_pick_density >= CROWDED_EVENT_PICKS), so a shifted grid looks again, and the
+    result is the one of two grids asked for explicitly."""
+    from seisbench_genie.association import pipeline
+
+    crowded = make_scenario("crustal", n_events=40, noise=0.3, duration_s=600.0, seed=3)
+    picks = crowded.picks[["station", "phase", "time"]]
+    shifts = []
+    context = pipeline._Context
+
+    def recording_context(*args, grid_shift=0.0, **kwargs):
+        shifts.append(grid_shift)
+        return context(*args, grid_shift=grid_shift, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_Context", recording_context)
+    auto = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model)
+    assert shifts == [0.0, 0.5]
+    density = pipeline.event_pick_density(
+        len(auto.assignments), crowded.picks["station"].to_numpy(),
+        crowded.picks["time"].to_numpy(), model.network.scale.kernel_s)
+    assert density >= pipeline.CROWDED_EVENT_PICKS
+    two = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model,
+                         detection_grids=2)
+    assert auto.assignments["pick_idx"].tolist() == two.assignments["pick_idx"].tolist()
+    s = evaluate(crowded.picks, auto.assignments, crowded.events, auto.events)
+    assert s.event_f1 >= 0.9, s

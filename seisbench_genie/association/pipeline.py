@@ -75,15 +75,18 @@ class AssociationParams:
         its embeddings feed the association. It finds more events on very dense days with
         an accurate velocity model, and fewer true ones on days whose travel times are off
         (documented in ``docs/benchmarks.md``, session 6).
-    detection_grids : int
-        Node grids on which the source field is evaluated (default 1); grid ``k`` is shifted
-        by ``k / detection_grids`` of the node spacing along x and y, and the grids after the
+    detection_grids : int or None
+        Node grids on which the source field is evaluated; grid ``k`` is shifted by
+        ``k / detection_grids`` of the node spacing along x and y, and the grids after the
         first are evaluated only in windows where the first one saw activity. An event
         between the nodes of one grid is near a node of another: on a day crowded with
-        events, the picks of other events and false picks near the arrivals predicted from
-        the farther nodes can keep its field below the threshold on one grid. Two grids
-        find more of those events, and more false events on days made mostly of false
-        picks; they take up to twice the time (measured in ``docs/benchmarks.md``, session 7).
+        events, the picks of other events near the arrivals predicted from the farther
+        nodes can keep its field below the threshold on one grid. ``None`` (default): the
+        events of the first grid are found; when their picks crowd the stations
+        (:func:`event_pick_density` >= :data:`CROWDED_EVENT_PICKS`), a second grid looks
+        again and the candidates of both are associated together. On days made mostly of
+        false picks a second grid finds more false events, and it takes up to twice the
+        time (measured in ``docs/benchmarks.md``, session 7).
     batch_size : int or None
         Windows evaluated per network call. ``None`` (default) picks it from the size of the
         product graph: on a CPU, batches of about 32k station-source pairs keep the network's
@@ -105,7 +108,7 @@ class AssociationParams:
     min_p_and_s_stations: int = 0
     require_fit: bool = True
     verify_candidates: bool = False
-    detection_grids: int = 1
+    detection_grids: int | None = None
     batch_size: int | None = None
     detection_chunk_s: float = 21600.0
     chunk_s: float = 600.0
@@ -116,6 +119,12 @@ class AssociationParams:
 #: detection threshold; a candidate is kept when its peak, or the field on a lattice centred on
 #: its relocated position (see :func:`_verify`), reaches the threshold.
 CANDIDATE_FACTOR = 0.75
+#: Event pick density (see :func:`event_pick_density`) of the first grid's events from which
+#: the automatic ``detection_grids`` adds a second, shifted grid. Measured (docs/benchmarks.md,
+#: session 7): 0.20-0.25 on the subduction benchmark's 2000-event days, where a second grid
+#: raised F1 by 0.01-0.05; at most 0.07 on its other days; 0.01-0.25 on held-out synthetic
+#: days made mostly of false picks, where it lowered F1 by up to 0.04 on the days it reached.
+CROWDED_EVENT_PICKS = 0.15
 #: Station-source pairs x windows per network call on a CPU (see AssociationParams).
 CPU_BATCH_PAIRS = 32768
 #: The first detection pass evaluates every DETECTION_STRIDE-th window of the global grid.
@@ -210,55 +219,87 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
         return _empty()
     network.eval()
     sc = network.scale
-    n_grids = params.detection_grids
-    # One context per node grid; the grids after the first are shifted by fractions of the
-    # spacing (the shared steps below use the first: they need only the picks and the backend).
-    grids = [_Context(network, bound, region, picks, grid_shift=k / n_grids)
-             for k in range(n_grids)]
-    ctx = grids[0]
-    step = sc.window_step_s
+    first = _Context(network, bound, region, picks)
     # 1-3. Detection on the global window grid, in chunks of windows (bounded memory); each
     #      chunk is evaluated with two windows of padding on both sides and keeps the peaks
     #      of its own windows, so chunk borders neither lose nor double a peak.
-    t_start = float(ctx.pick_time.min()) - max(g.max_travel_s for g in grids) - step
-    t_end = float(ctx.pick_time.max())
-    n_windows = int(np.ceil((t_end - t_start) / step)) + 1
+    t_start = float(first.pick_time.min()) - first.max_travel_s - sc.window_step_s
+    n_windows = int(np.ceil((float(first.pick_time.max()) - t_start) / sc.window_step_s)) + 1
+    found = [_grid_candidates(first, params, t_start, n_windows)]
+    n_grids = params.detection_grids
+    if n_grids is None:
+        # Automatic: a second grid when the first one's events crowd the stations.
+        events, assignments = _associate_candidates(first, found, params)
+        if event_pick_density(len(assignments), picks["station_index"].to_numpy(),
+                              picks["time"].to_numpy(), sc.kernel_s) < CROWDED_EVENT_PICKS:
+            return events, assignments
+        n_grids = 2
+    # The shifted grids look again where the first one saw activity (its field reached
+    # 0.4 x the threshold within DETECTION_STRIDE windows): events that mask each other
+    # crowd the busy windows; a quiet window holds no hidden event.
+    busy = torch.zeros(n_windows, dtype=torch.bool)
+    busy[found[0].busy] = True
+    active = busy.clone()
+    for d in range(1, DETECTION_STRIDE + 1):
+        active[d:] |= busy[:-d]
+        active[:-d] |= busy[d:]
+    for k in range(1, n_grids):
+        grid = _Context(network, bound, region, picks, grid_shift=k / n_grids)
+        found.append(_grid_candidates(grid, params, t_start, n_windows, active))
+    return _associate_candidates(first, found, params)
+
+
+@dataclass
+class _Candidates:
+    """Detections of one node grid: refined positions (km), origin times (s), scores,
+    embeddings, and the windows where the grid's field reached 0.4 x the threshold."""
+
+    grid: _Context
+    xyz: torch.Tensor
+    origin: torch.Tensor
+    score: torch.Tensor
+    emb: torch.Tensor
+    busy: torch.Tensor
+
+
+def _grid_candidates(grid: _Context, params: AssociationParams, t_start: float,
+                     n_windows: int, active: torch.Tensor | None = None) -> _Candidates:
+    """Steps 1-4 on one node grid: candidate windows, source field, peaks and suppression,
+    refinement through the grid's continuous field."""
+    sc = grid.scale
+    step = sc.window_step_s
     per_chunk = max(8, int(params.detection_chunk_s / step))
     #    With verify_candidates, peaks above a lower threshold are candidates (step 5).
     candidate_params = replace(params, detection_threshold=params.detection_threshold * (
         CANDIDATE_FACTOR if params.verify_candidates else 1.0))
-    found = []
-    active = None
-    for g, grid in enumerate(grids):
-        peaks = [_detect(grid, candidate_params, t_start, lo, min(lo + per_chunk, n_windows),
-                         active) for lo in range(0, n_windows, per_chunk)]
-        if g == 0 and len(grids) > 1:
-            # The shifted grids look again where the first one saw activity (its field
-            # reached 0.4 x the threshold within DETECTION_STRIDE windows): events that
-            # mask each other crowd the busy windows; a quiet window holds no hidden event.
-            busy = torch.zeros(n_windows, dtype=torch.bool)
-            busy[torch.cat([f[4] for f in peaks])] = True
-            active = busy.clone()
-            for d in range(1, DETECTION_STRIDE + 1):
-                active[d:] |= busy[:-d]
-                active[:-d] |= busy[d:]
-        w = torch.cat([f[0] for f in peaks])
-        if w.numel() == 0:
-            continue
-        score = torch.cat([f[2] for f in peaks])
-        xyz = grid.graph.source_xyz[torch.cat([f[1] for f in peaks])].to(torch.float64)
-        origin = t_start + (w.to(torch.float64) + torch.cat([f[3] for f in peaks])) * step
-        keep_idx = suppress_duplicates(xyz.numpy(), origin.numpy(), score.numpy(),
-                                       radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
-        # 4. Refine through the continuous field of this grid.
-        xyz, emb = _refine(grid, xyz[keep_idx], origin[keep_idx], grid.batch_size(params))
-        found.append((xyz, origin[keep_idx], score[keep_idx], emb,
-                      torch.full((len(keep_idx),), g, dtype=torch.long)))
-    if not found:
+    peaks = [_detect(grid, candidate_params, t_start, lo, min(lo + per_chunk, n_windows),
+                     active) for lo in range(0, n_windows, per_chunk)]
+    busy = torch.cat([f[4] for f in peaks])
+    w = torch.cat([f[0] for f in peaks])
+    score = torch.cat([f[2] for f in peaks])
+    xyz = grid.graph.source_xyz[torch.cat([f[1] for f in peaks])].to(torch.float64)
+    origin = t_start + (w.to(torch.float64) + torch.cat([f[3] for f in peaks])) * step
+    keep_idx = suppress_duplicates(xyz.numpy(), origin.numpy(), score.numpy(),
+                                   radius_km=1.0 * sc.node_spacing_km, radius_s=2.0 * step)
+    # 4. Refine through the continuous field of this grid.
+    xyz, emb = _refine(grid, xyz[keep_idx], origin[keep_idx], grid.batch_size(params))
+    return _Candidates(grid, xyz, origin[keep_idx], score[keep_idx], emb, busy)
+
+
+def _associate_candidates(ctx: _Context, found: list[_Candidates], params: AssociationParams
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Steps 5-12 on the candidates of one or more grids (``ctx``: the first grid)."""
+    sc = ctx.scale
+    step = sc.window_step_s
+    if sum(len(f.xyz) for f in found) == 0:
         return _empty()
-    src_xyz, origin, score, emb, grid_of = (torch.cat(parts) for parts in zip(*found,
-                                                                               strict=True))
-    if len(grids) > 1:
+    src_xyz = torch.cat([f.xyz for f in found])
+    origin = torch.cat([f.origin for f in found])
+    score = torch.cat([f.score for f in found])
+    emb = torch.cat([f.emb for f in found])
+    grid_of = torch.cat([torch.full((len(f.xyz),), g, dtype=torch.long)
+                         for g, f in enumerate(found)])
+    if len(found) > 1:
         # One event found on several grids: the strongest detection stands.
         keep_idx = torch.as_tensor(suppress_duplicates(
             src_xyz.numpy(), origin.numpy(), score.numpy(),
@@ -281,11 +322,11 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
             return _empty()
         src_xyz, origin, emb, score = src_xyz[ok], origin[ok], emb[ok], score[ok]
     elif moved.numel():
-        for g, grid in enumerate(grids):
+        for g, f in enumerate(found):
             redo = moved[grid_of[moved] == g]
             if redo.numel():
-                emb[redo] = _embed(grid, src_xyz[redo], origin[redo],
-                                   grid.batch_size(params))[0]
+                emb[redo] = _embed(f.grid, src_xyz[redo], origin[redo],
+                                   f.grid.batch_size(params))[0]
     links = _associate(ctx, src_xyz, origin, emb, params, tolerance_s=sc.kernel_s)
     links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
     if links.empty:
@@ -298,6 +339,43 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
         ctx.bound, src_xyz, origin, links, ctx.pick_time, sc, _location_bounds(ctx),
         tolerance_factor(residual, links["source"].to_numpy()))
     return _finalise(ctx, src_xyz, origin, score, links, params)
+
+
+def event_pick_density(n_event_picks: int, station: np.ndarray, time_s: np.ndarray,
+                       kernel_s: float) -> float:
+    """Event picks at a station within ``kernel_s`` of a given time, averaged over the
+    stations with picks: ``n_event_picks`` (the picks associated with events) / stations /
+    the input's time span x ``2 kernel_s``.
+
+    On a day crowded with events, the picks of other events near an event's predicted
+    arrivals hide it from the node grid when it lies between nodes; false picks matter less
+    for this, and a second look on a day made mostly of false picks finds more false events.
+
+    Parameters
+    ----------
+    n_event_picks
+        Picks associated with events.
+    station, time_s
+        (P,) station (labels or indices) and time (s) of every input pick.
+    kernel_s
+        The model's kernel width (s).
+
+    Returns
+    -------
+    float
+        0 for fewer than two distinct pick times.
+
+    Examples
+    --------
+    >>> event_pick_density(50, np.array([0, 0, 1, 1]), np.array([0.0, 100.0, 50.0, 1000.0]),
+    ...                    5.0)
+    0.25
+    """
+    span_s = float(np.max(time_s) - np.min(time_s)) if len(time_s) else 0.0
+    if span_s <= 0:
+        return 0.0
+    n_stations = len(np.unique(station))
+    return float(n_event_picks / n_stations / span_s * 2.0 * kernel_s)
 
 
 def _normalised_residuals(bound, xyz: torch.Tensor, origin: torch.Tensor, source: np.ndarray,
