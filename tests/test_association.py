@@ -477,14 +477,11 @@ def test_verified_candidates_find_the_events(model, day, result):
     assert (out.events["score"].to_numpy() >= result.events["score"].to_numpy() - 1e-6).all()
 
 
-def test_shifted_grids_find_each_event_once(model, local_day, monkeypatch):
-    """A second node grid, shifted by half the spacing, re-finds the events of the first:
-    each must come out once, with the same picks."""
-    import torch
+@pytest.fixture
+def grid_shifts(monkeypatch):
+    """The ``grid_shift`` of every node grid the pipeline builds, in order."""
+    from seisbench_genie.association import pipeline
 
-    from seisbench_genie.association import AssociationParams, associate_table, pipeline
-
-    table, region, bound = local_day
     shifts = []
     context = pipeline._Context
 
@@ -493,19 +490,30 @@ def test_shifted_grids_find_each_event_once(model, local_day, monkeypatch):
         return context(*args, grid_shift=grid_shift, **kwargs)
 
     monkeypatch.setattr(pipeline, "_Context", recording_context)
+    return shifts
+
+
+def test_shifted_grids_find_each_event_once(model, local_day, grid_shifts):
+    """A second node grid, shifted by half the spacing, re-finds the events of the first:
+    each must come out once, with the same picks."""
+    import torch
+
+    from seisbench_genie.association import AssociationParams, associate_table, pipeline
+
+    table, region, bound = local_day
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one = associate_table(model.network, bound, region, table, AssociationParams())
-        assert shifts == [0.0]  # automatic: this day is not crowded
+        assert grid_shifts == [0.0]  # automatic: this day is not crowded
         again = associate_table(model.network, bound, region, table,
                                 AssociationParams(detection_grids=1))
         assert again[1]["pick_idx"].tolist() == one[1]["pick_idx"].tolist()
-        shifts.clear()
+        grid_shifts.clear()
         two = associate_table(model.network, bound, region, table,
                               AssociationParams(detection_grids=2))
-        assert shifts == [0.0, 0.5]
-        grid0 = context(model.network, bound, region, table)
-        grid1 = context(model.network, bound, region, table, grid_shift=0.5)
+        assert grid_shifts == [0.0, 0.5]
+        grid0 = pipeline._Context(model.network, bound, region, table)
+        grid1 = pipeline._Context(model.network, bound, region, table, grid_shift=0.5)
     offset = grid1.graph.source_xyz - grid0.graph.source_xyz
     spacing = model.network.scale.node_spacing_km
     assert torch.allclose(offset[:, :2], torch.full_like(offset[:, :2], 0.5 * spacing))
@@ -516,7 +524,7 @@ def test_shifted_grids_find_each_event_once(model, local_day, monkeypatch):
     assert same >= 0.95 * max(len(one[1]), len(two[1]))
 
 
-def test_a_crowded_day_gets_a_second_grid(model, monkeypatch):
+def test_a_crowded_day_gets_a_second_grid(model, grid_shifts):
     """Automatic detection_grids: 40 events in ten minutes crowd the stations with event
     picks (event_pick_density >= CROWDED_EVENT_PICKS), so a shifted grid looks again, and the
     result is the one of two grids asked for explicitly."""
@@ -524,18 +532,12 @@ def test_a_crowded_day_gets_a_second_grid(model, monkeypatch):
 
     crowded = make_scenario("crustal", n_events=40, noise=0.3, duration_s=600.0, seed=3)
     picks = crowded.picks[["station", "phase", "time"]]
-    shifts = []
-    context = pipeline._Context
-
-    def recording_context(*args, grid_shift=0.0, **kwargs):
-        shifts.append(grid_shift)
-        return context(*args, grid_shift=grid_shift, **kwargs)
-
-    monkeypatch.setattr(pipeline, "_Context", recording_context)
     auto = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model)
-    assert shifts == [0.0, 0.5]
+    assert grid_shifts == [0.0, 0.5]
+    one = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model,
+                         detection_grids=1)
     density = pipeline.event_pick_density(
-        len(auto.assignments), crowded.picks["station"].to_numpy(),
+        len(one.assignments), crowded.picks["station"].to_numpy(),
         crowded.picks["time"].to_numpy(), model.network.scale.kernel_s)
     assert density >= pipeline.CROWDED_EVENT_PICKS
     two = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model,
