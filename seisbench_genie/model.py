@@ -297,8 +297,8 @@ class GENIE(PoochPretrainedModel):
             min_p_and_s_stations=int(self._arg(kwargs, "min_p_and_s_stations")),
             require_fit=bool(self._arg(kwargs, "require_fit")),
             verify_candidates=bool(self._arg(kwargs, "verify_candidates")),
-            detection_grids=(None if self._arg(kwargs, "detection_grids") is None
-                             else int(self._arg(kwargs, "detection_grids"))),
+            detection_grids=_whole_or_none(self._arg(kwargs, "detection_grids"),
+                                           "detection_grids"),
             batch_size=(None if self._arg(kwargs, "batch_size") is None
                         else int(self._arg(kwargs, "batch_size"))),
             progress=bool(self._arg(kwargs, "progress")),
@@ -408,3 +408,23 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.tolist()
     return value
+
+
+def _whole_or_none(value: Any, name: str) -> int | None:
+    """``value`` as an int (``None`` stays ``None``); a ValueError naming ``name`` for a
+    fraction or a non-number.
+
+    Examples
+    --------
+    >>> _whole_or_none(2.0, "detection_grids"), _whole_or_none(None, "detection_grids")
+    (2, None)
+    """
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ValueError(f"{name}: must be a whole number, got {value!r}")
+    return int(number)

@@ -128,8 +128,9 @@ def test_bad_arguments_name_the_culprit(model, day):
     picks = day.picks[["station", "phase", "time"]]
     with pytest.raises(ValueError, match="num_threads"):
         model.classify(picks, day.stations, num_threads=0)
-    with pytest.raises(ValueError, match="detection_grids"):
-        model.classify(picks, day.stations, detection_grids=0)
+    for bad in (0, 1.5, "two"):
+        with pytest.raises(ValueError, match="detection_grids"):
+            model.classify(picks, day.stations, detection_grids=bad)
     with pytest.raises(ValueError, match="threshhold"):
         model.classify(picks, day.stations, threshhold=0.3)
     with pytest.raises(ValueError, match="region"):
