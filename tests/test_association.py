@@ -189,6 +189,17 @@ def test_chunking_loses_and_doubles_nothing(model, local_day):
     assert len(big[0]) == len(small[0])
     assert big[1]["pick_idx"].tolist() == small[1]["pick_idx"].tolist()
     assert np.allclose(big[0]["time"], small[0]["time"], atol=1e-3)
+    # With a shifted second grid, whose windows follow the first grid's activity.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        big = associate_table(model.network, bound, region, table,
+                              AssociationParams(detection_grids=2))
+        small = associate_table(model.network, bound, region, table,
+                                AssociationParams(detection_grids=2, chunk_s=30.0,
+                                                  detection_chunk_s=301.0, batch_size=3))
+    assert len(big[0]) >= 10
+    assert big[1]["pick_idx"].tolist() == small[1]["pick_idx"].tolist()
+    assert np.allclose(big[0]["time"], small[0]["time"], atol=1e-3)
 
 
 def test_save_load_round_trip_and_foreign_weights(model, tmp_path):
