@@ -152,8 +152,9 @@ class _Context:
         # Nodes are cell centres, half a spacing inside the box they tile: the box is widened
         # by half a spacing so that an event at the region's edge is as close to a node as
         # one inside (its location may then fall up to that far outside the region).
-        # A shifted grid (grid_shift, a fraction of the spacing, along x and y) extends as far
-        # past the far edges as the unshifted one does past the near edges.
+        # A shifted grid (grid_shift, a fraction of the spacing) has every node moved by that
+        # much along x and y: between the first grid's nodes, and as far past the region's
+        # far edges.
         h = 0.5 * sc.node_spacing_km
         shift = grid_shift * sc.node_spacing_km
         nodes = source_nodes((region.x_km[0] - h + shift, region.x_km[1] + h + shift),
