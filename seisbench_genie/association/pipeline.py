@@ -240,10 +240,7 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     # crowd the busy windows; a quiet window holds no hidden event.
     busy = torch.zeros(n_windows, dtype=torch.bool)
     busy[found[0].busy] = True
-    active = busy.clone()
-    for d in range(1, DETECTION_STRIDE + 1):
-        active[d:] |= busy[:-d]
-        active[:-d] |= busy[d:]
+    active = _widen(busy, DETECTION_STRIDE)
     for k in range(1, n_grids):
         grid = _Context(network, bound, region, picks, grid_shift=k / n_grids)
         found.append(_grid_candidates(grid, params, t_start, n_windows, active))
@@ -583,9 +580,7 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
         high = torch.zeros(n_win, dtype=torch.bool)
         high[todo] = field[todo].amax(dim=1) >= 0.4 * params.detection_threshold
         busy |= high
-        near = torch.zeros(n_win, dtype=torch.bool)
-        near[1:] |= high[:-1]
-        near[:-1] |= high[1:]
+        near = _widen(high, 1)  # high windows themselves are done
         todo = torch.nonzero(near & is_kept & ~done).squeeze(1)
     nbrs = (ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1)
             if ctx.graph.source_edges.shape[1]
@@ -598,6 +593,22 @@ def _detect(ctx: _Context, params: AssociationParams, t_start: float, lo: int, h
     ok = height >= params.detection_threshold
     busy_windows = torch.nonzero(busy[pad:pad + hi - lo]).squeeze(1) + lo
     return w[ok] + a, n[ok], height[ok], offset[ok], busy_windows
+
+
+def _widen(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """``mask`` (bool, by window) with every marked window's ``width`` neighbours on each
+    side marked too.
+
+    Examples
+    --------
+    >>> _widen(torch.tensor([False, False, True, False, False]), 1).tolist()
+    [False, True, True, True, False]
+    """
+    out = mask.clone()
+    for d in range(1, width + 1):
+        out[d:] |= mask[:-d]
+        out[:-d] |= mask[d:]
+    return out
 
 
 def _peak_estimate(field: torch.Tensor, w: torch.Tensor, n: torch.Tensor
