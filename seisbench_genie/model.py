@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,16 +16,17 @@ import torch
 from obspy.core.event import Catalog
 
 import seisbench_genie
-from seisbench_genie.association import AssociationParams, Region, associate_table
+from seisbench_genie.association import AssociationParams, associate_table, parameter_docs
+from seisbench_genie.association.params import _whole
 from seisbench_genie.catalog import build_catalog
-from seisbench_genie.geo import LocalProjection
+from seisbench_genie.frame import search_frame
 from seisbench_genie.nn.config import ModelScale
 from seisbench_genie.nn.network import GENIENetwork
 from seisbench_genie.picks import match_stations, pick_table
 from seisbench_genie.pretrained import PoochPretrainedModel
-from seisbench_genie.runtime import tune_malloc
+from seisbench_genie.runtime import tune_malloc as _tune_malloc
+from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS, empty_table
 from seisbench_genie.stations import station_table
-from seisbench_genie.traveltimes import TravelTimeBackend, get, validate_velocity_model
 
 WEIGHT_FORMAT = "seisbench_genie.GENIE/1"
 CITATION = (
@@ -31,9 +34,8 @@ CITATION = (
     "networks. Bulletin of the Seismological Society of America, 113(2), 524-547. "
     "Implementation: seisbench-genie."
 )
-EVENT_OUTPUT_COLUMNS = ["event_idx", "time", "latitude", "longitude", "depth_km",
-                        "horizontal_uncertainty_km", "depth_uncertainty_km",
-                        "time_uncertainty_s", "n_picks", "n_stations", "score", "rms_s"]
+#: The defaults of every association parameter (one validated dataclass).
+_DEFAULTS = AssociationParams()
 
 
 class GENIE(PoochPretrainedModel):
@@ -61,30 +63,9 @@ class GENIE(PoochPretrainedModel):
     """
 
     _weights_name = "GENIE"
-    _annotate_args = {
-        "velocity_model": ("1-D model (DataFrame depth_km, vp, vs) or a travel-time backend",
-                           None),
-        "region": ("dict of latitude, longitude, depth_km ranges; default: stations + margin",
-                   None),
-        "station_terms": ("DataFrame id, p_term_s, s_term_s (s, added to predictions)", None),
-        "detection_threshold": ("Minimum source likelihood of an event (0-1)", 0.3),
-        "association_threshold": ("Minimum association probability of a pick (0-1)", 0.3),
-        "min_picks": ("Minimum picks per event", 10),
-        "min_p_and_s_stations": ("Minimum stations with both P and S per event", 4),
-        "require_fit": ("Check each event's picks against a hypocentre located from them "
-                        "(tolerance adapted to the input's residuals)", True),
-        "verify_candidates": ("Re-evaluate each candidate on a lattice centred on it, admitting "
-                              "candidates down to 0.75 x detection_threshold", False),
-        "detection_grids": ("Node grids the source field is evaluated on, each shifted by "
-                            "1/detection_grids of the node spacing along x and y (default: "
-                            "a second grid when the events crowd the stations)", None),
-        "device": ("torch device for the network (default: the model's)", None),
-        "batch_size": ("Windows per network call (default: from the graph size)", None),
-        "num_threads": ("CPU threads of the association (torch intra-op threads; default 1)", 1),
-        "tune_malloc": ("Raise glibc malloc's mmap/trim thresholds for the process (Linux)",
-                        True),
-        "progress": ("Show progress bars", False),
-    }
+    #: ``{argument: (description, default)}`` of :meth:`classify`, as SeisBench models
+    #: declare them; derived from its signature and docstring below the class.
+    _annotate_args: dict[str, tuple[str, Any]] = {}
 
     def __init__(self, scale: ModelScale | dict | None = None, hidden: int = 24,
                  velocity_model_type: str = "layered", default_args: dict | None = None,
@@ -170,57 +151,29 @@ class GENIE(PoochPretrainedModel):
                 f"were they made for another model? ({str(err).splitlines()[0]})") from err
 
     # ------------------------------------------------------------------ inference
-    def _arg(self, kwargs: dict, name: str) -> Any:
-        if kwargs.get(name) is not None:
-            return kwargs[name]
-        if name in self.default_args and self.default_args[name] is not None:
-            return self.default_args[name]
-        return self._annotate_args[name][1]
-
-    def _backend(self, velocity_model: Any, region: Region) -> TravelTimeBackend:
-        if isinstance(velocity_model, TravelTimeBackend):
-            backend = velocity_model
-        elif velocity_model is None:
-            raise ValueError("velocity_model: none given and the weights carry no default; "
-                             "pass a DataFrame of layer tops (depth_km, vp, vs) or a backend "
-                             "from seisbench_genie.traveltimes")
-        else:
-            frame = pd.DataFrame(velocity_model)
-            diag = float(np.hypot(region.x_km[1] - region.x_km[0],
-                                  region.y_km[1] - region.y_km[0]))
-            backend = get("layered", model=validate_velocity_model(frame),
-                          max_distance_km=float(np.ceil(
-                              min(diag, self.scale.max_distance_km) * 1.3 + 50.0)),
-                          max_depth_km=float(np.ceil(region.depth_km[1] + 5.0)))
-        if backend.max_depth_km is not None and region.depth_km[1] > backend.max_depth_km:
-            raise ValueError(
-                f"region: depth_km reaches {region.depth_km[1]} km but the travel-time table "
-                f"({backend!r}) stops at {backend.max_depth_km} km")
-        return backend
-
-    def _region(self, region: dict | None, projection: LocalProjection,
-                stations: pd.DataFrame) -> Region:
-        if region is None:
-            x, y = projection.to_local(stations["latitude"], stations["longitude"])
-            m = self.scale.margin_km
-            return Region((float(x.min()) - m, float(x.max()) + m),
-                          (float(y.min()) - m, float(y.max()) + m), self.scale.depth_km)
-        missing = {"latitude", "longitude"} - set(region)
-        if missing:
-            raise ValueError(f"region: missing key(s) {sorted(missing)}; expected latitude, "
-                             "longitude and optionally depth_km ranges")
-        lat, lon = (tuple(map(float, region[k])) for k in ("latitude", "longitude"))
-        depth = tuple(map(float, region.get("depth_km", self.scale.depth_km)))
-        for name, (lo, hi) in (("latitude", lat), ("longitude", lon), ("depth_km", depth)):
-            if not hi > lo:
-                raise ValueError(f"region: {name} range must be increasing, got {(lo, hi)}")
-        if depth[0] < 0:
-            raise ValueError(f"region: depth_km must be >= 0 km, got {depth}")
-        glat, glon = np.meshgrid(np.linspace(*lat, 5), np.linspace(*lon, 5))
-        x, y = projection.to_local(glat.ravel(), glon.ravel())
-        return Region((float(x.min()), float(x.max())), (float(y.min()), float(y.max())), depth)
-
-    def classify(self, picks: Any, inventory: Any, **kwargs: Any) -> AssociationOutput:
+    def classify(
+        self,
+        picks: Any,
+        inventory: Any,
+        *,
+        velocity_model: Any = None,
+        region: dict | None = None,
+        station_terms: pd.DataFrame | None = None,
+        detection_threshold: float | None = None,
+        association_threshold: float = _DEFAULTS.association_threshold,
+        min_picks: int = _DEFAULTS.min_picks,
+        min_p_and_s_stations: int = _DEFAULTS.min_p_and_s_stations,
+        require_fit: bool = _DEFAULTS.require_fit,
+        verify_candidates: bool = _DEFAULTS.verify_candidates,
+        detection_grids: int | None = _DEFAULTS.detection_grids,
+        batch_size: int | None = _DEFAULTS.batch_size,
+        detection_chunk_s: float = _DEFAULTS.detection_chunk_s,
+        chunk_s: float = _DEFAULTS.chunk_s,
+        progress: bool = _DEFAULTS.progress,
+        device: str | torch.device | None = None,
+        num_threads: int = 1,
+        tune_malloc: bool = True,
+    ) -> AssociationOutput:
         """Associate and locate picks.
 
         Parameters
@@ -233,127 +186,103 @@ class GENIE(PoochPretrainedModel):
         inventory
             ObsPy Inventory or DataFrame ``id``, ``latitude``, ``longitude``, ``elevation``
             (m); ids "NET.STA.LOC" with an empty-location fallback.
-        **kwargs
-            velocity_model : DataFrame (depth_km, vp, vs in km, km/s; layer tops) or a
-                travel-time backend (default: the model's training base model).
-            region : dict with ``latitude``, ``longitude`` (deg) and ``depth_km`` ranges.
-            station_terms : DataFrame ``id``, ``p_term_s``, ``s_term_s`` (s, added).
-            detection_threshold (0-1, default 0.3), association_threshold (0-1, default 0.3),
-            min_picks (default 10), min_p_and_s_stations (default 4, as PyOcto's
-            ``n_p_and_s_picks`` in the benchmark settings; 0 switches it off), require_fit
-            (default True: each event's picks are checked against a hypocentre located from
-            them, within the association tolerance, 0.5 s + 2 % of the P travel time, x 1.7
-            for S, widened to the input's own residual level so that a velocity model off by
-            several percent keeps its events; where chance coincidences of picks could make
-            up min_picks, as on dense noisy days, min_picks and min_p_and_s_stations count
-            fitting picks only, elsewhere an event needs 4 more fitting picks than chance
-            would give; False skips the check), verify_candidates (default False: True
-            evaluates the network once more on a node lattice centred on each relocated
-            candidate, admits candidates down to 0.75 x detection_threshold when that field
-            reaches the threshold, and associates with its embeddings; more events on very
-            dense days with an accurate velocity model, fewer when the travel times are off),
-            detection_grids (node grids the source field is evaluated on, each shifted by
-            1/detection_grids of the node spacing along x and y, the later grids only in
-            windows where the first saw activity; a second grid finds events between the
-            first grid's nodes that other events' picks hide on days crowded with events,
-            and more false events on days made mostly of false picks, at up to twice the
-            time. Default None: one grid, and a second one when the first grid's events
-            hold on average 0.15 picks or more per station within the model's kernel width
-            of a given time; 1 or 2 force it),
-            device, batch_size
-            (windows per network call; default: chosen from the graph size), num_threads
-            (CPU threads, default 1: the network's operations are small, and on this
-            project's 2-core test machine two threads were no faster on an idle machine and
-            up to 25 times slower while another process kept a core busy; the previous
-            torch setting is restored afterwards), tune_malloc (default True: on Linux with
-            glibc, raise malloc's mmap and trim thresholds to 32 / 256 MB for this process, so
-            the network's per-batch arrays reuse freed memory instead of fresh pages that the
-            kernel must zero; about a third less time on this project's benchmark days. The
-            process may keep up to 256 MB of freed memory; see
-            :func:`seisbench_genie.runtime.tune_malloc`), progress (bool).
+        velocity_model : DataFrame, dict or TravelTimeBackend, optional
+            A 1-D model (layer tops ``depth_km``, ``vp``, ``vs`` in km and km/s) or a
+            travel-time backend from :mod:`seisbench_genie.traveltimes` (for example a
+            ``grid3d`` 3-D model: the association then runs in the grid's own frame).
+            Default: the 1-D model the weights were trained around.
+        region : dict, optional
+            Search volume: ``latitude`` and ``longitude`` ranges (degrees) and/or a
+            ``depth_km`` range (km). Default: the stations with picks +- the model's margin
+            (crustal 20 km, subduction 50 km) and the model's depth range, inside what the
+            travel-time backend covers.
+        station_terms : DataFrame, optional
+            ``id``, ``p_term_s``, ``s_term_s``: station delays (s) added to the predicted
+            arrivals.
+{association_parameters}
+        device : str or torch.device, optional
+            Device of the network (default: the model's).
+        num_threads : int, default 1
+            CPU threads of the association (torch intra-op threads, restored afterwards). The
+            network's operations are small: on a 2-core machine two threads were no faster
+            when idle, and up to 25 times slower while another process kept a core busy.
+        tune_malloc : bool, default True
+            On Linux with glibc, raise malloc's mmap and trim thresholds to 32 / 256 MB for
+            this process, so the network's per-batch arrays reuse freed memory instead of
+            fresh pages the kernel must zero (about a third less time on the benchmark days;
+            the process may keep up to 256 MB of freed memory; see
+            :func:`seisbench_genie.runtime.tune_malloc`).
 
         Returns
         -------
         AssociationOutput
-            A ``seisbench.util.ClassifyOutput`` with ``catalog`` (ObsPy Catalog, built from the
-            two tables on first access: a 2000-event day takes a few seconds), ``events``
-            (DataFrame: event_idx, time (POSIX s),
+            A ``seisbench.util.ClassifyOutput`` with ``catalog`` (ObsPy Catalog, built from
+            the two tables on first access: a 2000-event day takes a few seconds), ``events``
+            (:data:`~seisbench_genie.schema.EVENT_COLUMNS`: event_idx, time (POSIX s),
             latitude, longitude, depth_km, horizontal/depth uncertainty (km), time
             uncertainty (s), n_picks, n_stations, score, rms_s) and ``assignments``
-            (pick_idx = position in the input, event_idx, phase, probability, residual_s).
+            (:data:`~seisbench_genie.schema.ASSIGNMENT_COLUMNS`: pick_idx = position in the
+            input, event_idx, phase, probability, residual_s).
+
+        Raises
+        ------
+        ValueError
+            Naming the argument, for a value out of range or of the wrong kind.
 
         Examples
         --------
         >>> out = model.classify(picks, inventory, velocity_model=model_df)  # doctest: +SKIP
+        >>> out.events[["time", "latitude", "longitude", "depth_km"]]  # doctest: +SKIP
         """
-        unknown = set(kwargs) - set(self._annotate_args)
-        if unknown:
-            raise ValueError(f"classify: unknown argument(s) {sorted(unknown)}; known: "
-                             f"{sorted(self._annotate_args)}")
+        if detection_threshold is None:
+            detection_threshold = self.default_args.get("detection_threshold",
+                                                        _DEFAULTS.detection_threshold)
         params = AssociationParams(
-            detection_threshold=float(self._arg(kwargs, "detection_threshold")),
-            association_threshold=float(self._arg(kwargs, "association_threshold")),
-            min_picks=int(self._arg(kwargs, "min_picks")),
-            min_p_and_s_stations=int(self._arg(kwargs, "min_p_and_s_stations")),
-            require_fit=bool(self._arg(kwargs, "require_fit")),
-            verify_candidates=bool(self._arg(kwargs, "verify_candidates")),
-            detection_grids=_whole_or_none(self._arg(kwargs, "detection_grids"),
-                                           "detection_grids"),
-            batch_size=(None if self._arg(kwargs, "batch_size") is None
-                        else int(self._arg(kwargs, "batch_size"))),
-            progress=bool(self._arg(kwargs, "progress")),
-        )
-        for name in ("detection_threshold", "association_threshold"):
-            if not 0 < getattr(params, name) < 1:
-                raise ValueError(f"{name}: must be in (0, 1), got {getattr(params, name)}")
-        if params.detection_grids is not None and params.detection_grids < 1:
-            raise ValueError(f"detection_grids: must be >= 1, got {params.detection_grids}")
-        if params.min_picks < 1 or (params.batch_size is not None and params.batch_size < 1):
-            raise ValueError("min_picks and batch_size must be >= 1")
-        num_threads = int(self._arg(kwargs, "num_threads"))
-        if num_threads < 1:
-            raise ValueError(f"num_threads: must be >= 1, got {num_threads}")
+            detection_threshold=detection_threshold,
+            association_threshold=association_threshold, min_picks=min_picks,
+            min_p_and_s_stations=min_p_and_s_stations, require_fit=require_fit,
+            verify_candidates=verify_candidates, detection_grids=detection_grids,
+            batch_size=batch_size, detection_chunk_s=detection_chunk_s, chunk_s=chunk_s,
+            progress=progress)
+        num_threads = _whole(num_threads, "num_threads", minimum=1)
+        if velocity_model is None:
+            velocity_model = self.default_args.get("velocity_model")
         stations = station_table(inventory, "inventory")
         table = pick_table(picks)
         table = match_stations(table, stations) if len(table) else table
-        empty_events = pd.DataFrame({c: pd.Series(dtype=float) for c in EVENT_OUTPUT_COLUMNS})
-        empty_asg = pd.DataFrame({c: pd.Series(dtype=float) for c in
-                                  ("pick_idx", "event_idx", "phase", "probability",
-                                   "residual_s")})
         if len(table) == 0:
-            return AssociationOutput(self.name, events=empty_events, assignments=empty_asg)
+            return AssociationOutput(self.name, events=empty_table(EVENT_COLUMNS),
+                                     assignments=empty_table(ASSIGNMENT_COLUMNS))
         used = np.unique(table["station_index"].to_numpy())
         sub = stations.iloc[used].reset_index(drop=True)
         remap = np.full(len(stations), -1)
         remap[used] = np.arange(len(used))
         table = table.assign(station_index=remap[table["station_index"].to_numpy()])
-        projection = LocalProjection.centred_on(sub)
-        region = self._region(self._arg(kwargs, "region"), projection, sub)
-        backend = self._backend(self._arg(kwargs, "velocity_model"), region)
-        bound = backend.bind(sub, projection=projection,
-                             station_terms=self._arg(kwargs, "station_terms"))
-        device = self._arg(kwargs, "device")
+        frame = search_frame(sub, velocity_model, region, self.scale)
+        bound = frame.backend.bind(sub, projection=frame.projection, station_terms=station_terms)
         if device is not None:
             self.to(device)
-        if self._arg(kwargs, "tune_malloc"):
-            tune_malloc()
+        if tune_malloc:
+            _tune_malloc()
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(num_threads)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # torch sparse "beta" notices
-                events, assignments = associate_table(self.network, bound, region, table, params)
+                events, assignments = associate_table(self.network, bound, frame.region, table,
+                                                      params)
         finally:
             torch.set_num_threads(previous_threads)
-        lat, lon = projection.to_geographic(events["x_km"].to_numpy(),
-                                            events["y_km"].to_numpy())
-        events = events.assign(latitude=lat, longitude=lon)[EVENT_OUTPUT_COLUMNS]
+        lat, lon = frame.projection.to_geographic(events["x_km"].to_numpy(),
+                                                  events["y_km"].to_numpy())
+        events = events.assign(latitude=lat, longitude=lon)[EVENT_COLUMNS]
         return AssociationOutput(
             self.name, events=events, assignments=assignments,
             catalog_inputs=(table, sub, self.scale.name))
 
     def associate(self, picks: Any, inventory: Any, **kwargs: Any) -> Catalog:
-        """Associate and locate picks; returns only the ObsPy Catalog (see :meth:`classify`).
+        """Associate and locate picks; returns only the ObsPy Catalog. Takes the keyword
+        arguments of :meth:`classify`.
 
         Examples
         --------
@@ -410,21 +339,28 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _whole_or_none(value: Any, name: str) -> int | None:
-    """``value`` as an int (``None`` stays ``None``); a ValueError naming ``name`` for a
-    fraction or a non-number.
+def _argument_table(method: Any) -> dict[str, tuple[str, Any]]:
+    """``{argument: (first sentence of its docstring entry, default)}`` for the keyword-only
+    arguments of ``method``.
 
     Examples
     --------
-    >>> _whole_or_none(2.0, "detection_grids"), _whole_or_none(None, "detection_grids")
-    (2, None)
+    >>> GENIE._annotate_args["min_picks"]
+    ('Minimum associated picks per event.', 10)
     """
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be a whole number, got {value!r}") from None
-    if not number.is_integer():
-        raise ValueError(f"{name}: must be a whole number, got {value!r}")
-    return int(number)
+    doc = inspect.getdoc(method) or ""
+    entries = dict(re.findall(r"^(\w+) : [^\n]*\n((?:    [^\n]*\n?)+)", doc, flags=re.M))
+    out = {}
+    for name, param in inspect.signature(method).parameters.items():
+        if param.kind is param.KEYWORD_ONLY:
+            text = " ".join(entries.get(name, "").split())
+            first = re.split(r"\.\s+(?=[A-Z])", text)[0].rstrip(".")
+            out[name] = (first + "." if first else "", param.default)
+    return out
+
+
+GENIE.classify.__doc__ = GENIE.classify.__doc__.replace(
+    "{association_parameters}", parameter_docs(indent=8))
+GENIE.associate.__signature__ = inspect.signature(GENIE.classify).replace(
+    return_annotation=Catalog)
+GENIE._annotate_args = _argument_table(GENIE.classify)

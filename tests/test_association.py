@@ -131,8 +131,17 @@ def test_bad_arguments_name_the_culprit(model, day):
     for bad in (0, 1.5, "two"):
         with pytest.raises(ValueError, match="detection_grids"):
             model.classify(picks, day.stations, detection_grids=bad)
-    with pytest.raises(ValueError, match="threshhold"):
+    with pytest.raises(TypeError, match="threshhold"):
         model.classify(picks, day.stations, threshhold=0.3)
+    for name, bad in (("association_threshold", 1.5), ("detection_threshold", "high"),
+                      ("min_picks", 0), ("min_p_and_s_stations", -1), ("require_fit", "yes"),
+                      ("chunk_s", 0.0), ("batch_size", 2.5)):
+        with pytest.raises(ValueError, match=name):
+            model.classify(picks, day.stations, **{name: bad})
+    for region in ({"latitude": (35, 36)}, {"depth_km": (0, 10), "radius": 3},
+                   {"depth_km": "deep"}, [34, 35]):
+        with pytest.raises(ValueError, match="region"):
+            model.classify(picks, day.stations, region=region)
     with pytest.raises(ValueError, match="region"):
         model.classify(picks, day.stations, velocity_model=day.velocity_model,
                        region={"latitude": (35, 34), "longitude": (-118, -117)})
@@ -140,7 +149,7 @@ def test_bad_arguments_name_the_culprit(model, day):
 
     shallow = get("layered", model=day.velocity_model, max_distance_km=300, max_depth_km=20)
     with pytest.raises(ValueError, match="depth_km.*40.*20"):
-        model.classify(picks, day.stations, velocity_model=shallow)
+        model.classify(picks, day.stations, velocity_model=shallow, region={"depth_km": (0, 40)})
 
 
 def test_thread_count_is_restored_and_changes_nothing(model, day, result):
@@ -253,32 +262,43 @@ def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local
     detections must be those of the field evaluated on every candidate window."""
     import torch
 
-    from seisbench_genie.association import AssociationParams, pipeline
-    from seisbench_genie.association.detection import candidate_windows, field_peaks, source_field
+    from seisbench_genie.association import AssociationParams
+    from seisbench_genie.association.detection import (
+        DETECTION_STRIDE,
+        candidate_windows,
+        detect_windows,
+        field_peaks,
+        peak_estimate,
+        source_field,
+    )
+    from seisbench_genie.association.inputs import NodeGrid, PickSet
 
     table, region, bound = local_day
     params = AssociationParams(detection_threshold=0.4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ctx = pipeline._Context(model.network, bound, region, table)
-        step = ctx.scale.window_step_s
-        t_start = float(ctx.pick_time.min()) - ctx.max_travel_s - step
-        n_win = int(np.ceil((float(ctx.pick_time.max()) - t_start) / step)) + 1
-        w, n, height, _, _ = pipeline._detect(ctx, params, t_start, 0, n_win)
-        # reference: the field on every candidate window (same padding as _detect)
-        pad = pipeline.DETECTION_STRIDE
-        keep = candidate_windows(ctx.pick_station, ctx.pick_time, ctx.graph, ctx.tp, ctx.ts,
+        grid = NodeGrid(model.network, bound, region)
+        picks = PickSet(table)
+        step = grid.scale.window_step_s
+        t_start = float(picks.time_s.min()) - grid.max_travel_s - step
+        n_win = int(np.ceil((float(picks.time_s.max()) - t_start) / step)) + 1
+        peaks = detect_windows(grid, picks, params, params.detection_threshold, t_start, 0,
+                               n_win)
+        w, n = peaks.window, peaks.node
+        # reference: the field on every candidate window (same padding as detect_windows)
+        pad = DETECTION_STRIDE
+        keep = candidate_windows(picks.station, picks.time_s, grid.graph, grid.tp, grid.ts,
                                  t_start - pad * step, n_win + 2 * pad, step,
-                                 max(3, int(0.7 * params.min_picks)), ctx.pick_phase)
+                                 max(3, int(0.7 * params.min_picks)), picks.phase)
         kept = torch.nonzero(keep).squeeze(1)
-        field = torch.zeros(n_win + 2 * pad, ctx.graph.n_sources)
-        field[kept] = source_field(model.network, ctx.graph, ctx.index, ctx.tp, ctx.ts,
+        field = torch.zeros(n_win + 2 * pad, grid.graph.n_sources)
+        field[kept] = source_field(model.network, grid.graph, picks.index, grid.tp, grid.ts,
                                    t_start + (kept - pad).to(torch.float64) * step, 16)
-    nbrs = ctx.graph.source_edges[0].reshape(ctx.graph.n_sources, -1)
+    nbrs = grid.graph.source_edges[0].reshape(grid.graph.n_sources, -1)
     w_ref, n_ref, _ = field_peaks(field, nbrs, 0.75 * params.detection_threshold)
     core = (w_ref >= pad) & (w_ref < pad + n_win)
     w_ref, n_ref = w_ref[core] - pad, n_ref[core]
-    ref_height = pipeline._peak_estimate(field, w_ref + pad, n_ref)[1]
+    ref_height = peak_estimate(field, w_ref + pad, n_ref)[1]
     ok = ref_height >= params.detection_threshold
     assert int(ok.sum()) >= 10
     found = sorted(zip(w.tolist(), n.tolist(), strict=True))
@@ -349,7 +369,7 @@ def _event_links(bound, source, xyz, t0, stations):
 def test_one_event_detected_twice_is_merged_two_events_are_not(second_event):
     import torch
 
-    from seisbench_genie.association.pipeline import merge_duplicates
+    from seisbench_genie.association.merge import merge_duplicates
     from seisbench_genie.nn.config import ModelScale
 
     bound = _ring_bound()
@@ -376,7 +396,7 @@ def test_one_event_detected_twice_is_merged_two_events_are_not(second_event):
 def test_fitting_counts_count_picks_that_fit_one_hypocentre():
     import torch
 
-    from seisbench_genie.association.pipeline import fitting_counts
+    from seisbench_genie.association.credibility import fitting_counts
 
     bound = _ring_bound()
     t, links = _event_links(bound, 0, [0.0, 0.0, 10.0], 100.0, np.arange(12))
@@ -409,17 +429,19 @@ def test_fit_check_widens_its_tolerance_for_travel_time_errors(model, monkeypatc
     the check measures the input's residual level and widens its tolerance, so it keeps the
     events. Held at the plain tolerance, it drops some of them. (Every event is put in
     the dense-day regime, where min_picks counts fitting picks only.)"""
-    from seisbench_genie.association import pipeline
+    from seisbench_genie.association import credibility, pipeline
 
     off = make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11,
                         tt_noise=(0.05, 0.10))
     args = (off.picks[["station", "phase", "time"]], off.stations)
     loose = model.classify(*args, velocity_model=off.velocity_model, require_fit=False)
-    monkeypatch.setattr(pipeline, "chance_picks", lambda bound, xyz, *a: np.full(len(xyz), 99.0))
+    monkeypatch.setattr(credibility, "chance_picks",
+                        lambda bound, xyz, *a: np.full(len(xyz), 99.0))
     checked = model.classify(*args, velocity_model=off.velocity_model)
     assert len(loose.events) >= 8
     assert len(checked.events) >= len(loose.events) - 1
-    monkeypatch.setattr(pipeline, "tolerance_factor", lambda *a: 1.0)
+    for stage in (credibility, pipeline):  # the fit check and the duplicate merge
+        monkeypatch.setattr(stage, "tolerance_factor", lambda *a: 1.0)
     plain = model.classify(*args, velocity_model=off.velocity_model)
     assert len(plain.events) <= len(checked.events) - 2
 
@@ -427,8 +449,8 @@ def test_fit_check_widens_its_tolerance_for_travel_time_errors(model, monkeypatc
 def test_chance_picks_scale_with_the_pick_rate_and_tolerance():
     import torch
 
-    from seisbench_genie.association.pipeline import chance_picks
-    from seisbench_genie.nn.network import S_TOLERANCE_FACTOR, arrival_tolerance_s
+    from seisbench_genie.association.credibility import chance_picks
+    from seisbench_genie.nn.candidates import S_TOLERANCE_FACTOR, arrival_tolerance_s
 
     bound = _ring_bound()
     xyz = torch.tensor([[0.0, 0.0, 10.0]], dtype=torch.float64)
@@ -495,13 +517,13 @@ def grid_shifts(monkeypatch):
     from seisbench_genie.association import pipeline
 
     shifts = []
-    context = pipeline._Context
+    node_grid = pipeline.NodeGrid
 
-    def recording_context(*args, grid_shift=0.0, **kwargs):
+    def recording_grid(*args, grid_shift=0.0, **kwargs):
         shifts.append(grid_shift)
-        return context(*args, grid_shift=grid_shift, **kwargs)
+        return node_grid(*args, grid_shift=grid_shift, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_Context", recording_context)
+    monkeypatch.setattr(pipeline, "NodeGrid", recording_grid)
     return shifts
 
 
@@ -510,7 +532,8 @@ def test_shifted_grids_find_each_event_once(model, local_day, grid_shifts):
     each must come out once, with the same picks."""
     import torch
 
-    from seisbench_genie.association import AssociationParams, associate_table, pipeline
+    from seisbench_genie.association import AssociationParams, associate_table
+    from seisbench_genie.association.inputs import NodeGrid
 
     table, region, bound = local_day
     with warnings.catch_warnings():
@@ -524,8 +547,8 @@ def test_shifted_grids_find_each_event_once(model, local_day, grid_shifts):
         two = associate_table(model.network, bound, region, table,
                               AssociationParams(detection_grids=2))
         assert grid_shifts == [0.0, 0.5]
-        grid0 = pipeline._Context(model.network, bound, region, table)
-        grid1 = pipeline._Context(model.network, bound, region, table, grid_shift=0.5)
+        grid0 = NodeGrid(model.network, bound, region)
+        grid1 = NodeGrid(model.network, bound, region, grid_shift=0.5)
     offset = grid1.graph.source_xyz - grid0.graph.source_xyz
     spacing = model.network.scale.node_spacing_km
     assert torch.allclose(offset[:, :2], torch.full_like(offset[:, :2], 0.5 * spacing))
@@ -540,7 +563,7 @@ def test_a_crowded_day_gets_a_second_grid(model, grid_shifts):
     """Automatic detection_grids: 40 events in ten minutes crowd the stations with event
     picks (event_pick_density >= CROWDED_EVENT_PICKS), so a shifted grid looks again, and the
     result is the one of two grids asked for explicitly."""
-    from seisbench_genie.association import pipeline
+    from seisbench_genie.association import candidates
 
     crowded = make_scenario("crustal", n_events=40, noise=0.3, duration_s=600.0, seed=3)
     picks = crowded.picks[["station", "phase", "time"]]
@@ -548,12 +571,66 @@ def test_a_crowded_day_gets_a_second_grid(model, grid_shifts):
     assert grid_shifts == [0.0, 0.5]
     one = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model,
                          detection_grids=1)
-    density = pipeline.event_pick_density(
+    density = candidates.event_pick_density(
         len(one.assignments), crowded.picks["station"].to_numpy(),
         crowded.picks["time"].to_numpy(), model.network.scale.kernel_s)
-    assert density >= pipeline.CROWDED_EVENT_PICKS
+    assert density >= candidates.CROWDED_EVENT_PICKS
     two = model.classify(picks, crowded.stations, velocity_model=crowded.velocity_model,
                          detection_grids=2)
     assert auto.assignments["pick_idx"].tolist() == two.assignments["pick_idx"].tolist()
     s = evaluate(crowded.picks, auto.assignments, crowded.events, auto.events)
     assert s.event_f1 >= 0.9, s
+
+
+def test_classify_lists_every_parameter_with_the_defaults_of_one_dataclass():
+    """Tab completion and help() show every argument; their defaults and docs come from
+    AssociationParams, and SeisBench's _annotate_args follows the signature."""
+    import inspect
+    from dataclasses import fields
+
+    from seisbench_genie.association import AssociationParams
+
+    sig = inspect.signature(GENIE.classify)
+    keyword = {n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY}
+    for f in fields(AssociationParams):
+        assert f.name in keyword
+        expected = None if f.metadata.get("from_weights") else f.default
+        assert sig.parameters[f.name].default == expected, f.name
+        assert f"{f.name} : " in GENIE.classify.__doc__
+        assert GENIE._annotate_args[f.name][0], f.name
+    assert set(GENIE._annotate_args) == keyword
+    assert list(inspect.signature(GENIE.associate).parameters) == list(sig.parameters)
+
+
+def test_weights_thresholds_apply_unless_given(model, day, monkeypatch):
+    """The calibrated detection threshold stored with the weights is used when the caller
+    omits it; an explicit value wins."""
+    from seisbench_genie.association import pipeline
+
+    seen = []
+    real = pipeline.grid_candidates
+    monkeypatch.setattr(pipeline, "grid_candidates",
+                        lambda grid, picks, params, *a, **k: seen.append(
+                            params.detection_threshold) or real(grid, picks, params, *a, **k))
+    picks = day.picks[["station", "phase", "time"]]
+    model.classify(picks, day.stations)
+    model.classify(picks, day.stations, detection_threshold=0.45)
+    assert seen == [model.default_args["detection_threshold"], 0.45]
+
+
+def test_progress_is_one_bar_for_the_whole_run(model, day, monkeypatch):
+    from seisbench_genie.association import pipeline
+
+    bars = []
+    real = pipeline.tqdm
+
+    def recording_bar(*args, **kwargs):
+        bars.append(real(*args, **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(pipeline, "tqdm", recording_bar)
+    # chunks of 10 minutes: the hour is detected in 7 chunks, shown on one bar
+    model.classify(day.picks[["station", "phase", "time"]], day.stations, progress=True,
+                   detection_chunk_s=600.0, detection_grids=2)
+    assert len(bars) == 1
+    assert bars[0].total > 0 and bars[0].n == bars[0].total

@@ -1,4 +1,5 @@
-"""(source, pick) candidates for the association head, shared by training and inference."""
+"""(source, pick) candidates for the association head and their features, shared by training
+and inference: the arrival tolerance, the features the head reads, and the candidate pairs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,46 @@ from dataclasses import dataclass
 import torch
 
 from seisbench_genie.nn.config import ModelScale
-from seisbench_genie.nn.network import association_features
+
+#: Inputs of the association head per (source, pick) candidate (:func:`association_features`).
+N_ASSOCIATION_FEATURES = 8
+
+#: The S tolerance is this many times the P tolerance (S picks scatter more).
+S_TOLERANCE_FACTOR = 1.7
+
+
+def arrival_tolerance_s(travel_p_s):
+    """Residual tolerance (s) of a P arrival, ``0.5 s + 2 %`` of the P travel time; an S
+    arrival's is :data:`S_TOLERANCE_FACTOR` times larger. Works on tensors and arrays.
+
+    Examples
+    --------
+    >>> float(arrival_tolerance_s(torch.tensor(50.0)))
+    1.5
+    """
+    return 0.5 + 0.02 * abs(travel_p_s)
+
+
+def association_features(residual_p_s: torch.Tensor, residual_s_s: torch.Tensor,
+                         travel_p_s: torch.Tensor, pick_phase: torch.Tensor,
+                         scale: ModelScale) -> torch.Tensor:
+    """Inputs of the association head for (source, pick) candidates.
+
+    Residuals are observed minus predicted arrival (s). Returns (K, 8): residuals scaled by
+    the kernel width and by a travel-time-dependent tolerance (signed), Gaussian kernels of the
+    latter, the P travel time relative to the largest moveout, and the pick's phase label
+    (0 = P, 1 = S).
+    """
+    tol = arrival_tolerance_s(travel_p_s)
+    tol_s = S_TOLERANCE_FACTOR * tol
+    tmax = scale.max_distance_km / 6.0
+    return torch.stack([
+        residual_p_s / scale.kernel_s, residual_s_s / scale.kernel_s,
+        residual_p_s / tol, residual_s_s / tol_s,
+        torch.exp(-0.5 * (residual_p_s / tol) ** 2), torch.exp(-0.5 * (residual_s_s / tol_s) ** 2),
+        travel_p_s / tmax,
+        pick_phase.to(residual_p_s.dtype),
+    ], dim=-1)
 
 
 @dataclass

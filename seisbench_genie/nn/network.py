@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seisbench_genie.nn.candidates import N_ASSOCIATION_FEATURES
 from seisbench_genie.nn.config import ModelScale
 from seisbench_genie.nn.graphs import RegionGraph
 from seisbench_genie.nn.layers import (
@@ -16,8 +17,6 @@ from seisbench_genie.nn.layers import (
     StationCompetition,
     mlp,
 )
-
-N_ASSOC_FEATURES = 8
 
 
 def n_features(signed_residuals: bool) -> int:
@@ -70,7 +69,7 @@ class GENIENetwork(nn.Module):
         self.node_head = mlp(c, c, 1)
         self.query = QueryAttention(c)
         self.query_head = mlp(c, c, 1)
-        self.assoc = mlp(c + N_ASSOC_FEATURES, c, 2)
+        self.assoc = mlp(c + N_ASSOCIATION_FEATURES, c, 2)
         self.compete_p = StationCompetition(c + 1)
         self.compete_s = StationCompetition(c + 1)
 
@@ -195,7 +194,7 @@ class GENIENetwork(nn.Module):
         embedding
             (K, C) source embedding of each candidate's source.
         assoc_features
-            (K, 8) see :func:`seisbench_genie.nn.association_features`.
+            (K, 8) see :func:`seisbench_genie.nn.candidates.association_features`.
         group
             (K,) index of the candidate's (source, station) group.
         group_embedding
@@ -211,41 +210,3 @@ class GENIENetwork(nn.Module):
         p = self.compete_p(logits[:, 0], group, group_embedding)
         s = self.compete_s(logits[:, 1], group, group_embedding)
         return torch.stack([p, s], dim=-1)
-
-
-#: The S tolerance is this many times the P tolerance (S picks scatter more).
-S_TOLERANCE_FACTOR = 1.7
-
-
-def arrival_tolerance_s(travel_p_s):
-    """Residual tolerance (s) of a P arrival, ``0.5 s + 2 %`` of the P travel time; an S
-    arrival's is :data:`S_TOLERANCE_FACTOR` times larger. Works on tensors and arrays.
-
-    Examples
-    --------
-    >>> float(arrival_tolerance_s(torch.tensor(50.0)))
-    1.5
-    """
-    return 0.5 + 0.02 * abs(travel_p_s)
-
-
-def association_features(residual_p_s: torch.Tensor, residual_s_s: torch.Tensor,
-                         travel_p_s: torch.Tensor, pick_phase: torch.Tensor,
-                         scale: ModelScale) -> torch.Tensor:
-    """Inputs of the association head for (source, pick) candidates.
-
-    Residuals are observed minus predicted arrival (s). Returns (K, 8): residuals scaled by
-    the kernel width and by a travel-time-dependent tolerance (signed), Gaussian kernels of the
-    latter, the P travel time relative to the largest moveout, and the pick's phase label
-    (0 = P, 1 = S).
-    """
-    tol = arrival_tolerance_s(travel_p_s)
-    tol_s = S_TOLERANCE_FACTOR * tol
-    tmax = scale.max_distance_km / 6.0
-    return torch.stack([
-        residual_p_s / scale.kernel_s, residual_s_s / scale.kernel_s,
-        residual_p_s / tol, residual_s_s / tol_s,
-        torch.exp(-0.5 * (residual_p_s / tol) ** 2), torch.exp(-0.5 * (residual_s_s / tol_s) ** 2),
-        travel_p_s / tmax,
-        pick_phase.to(residual_p_s.dtype),
-    ], dim=-1)

@@ -177,6 +177,20 @@ class TravelTimeBackend(abc.ABC):
         """
         return LocalProjection.centred_on(stations)
 
+    def extent_km(self) -> tuple[tuple[float, float], ...] | None:
+        """The box where the backend gives travel times, as (x, y, depth) ranges in km in
+        the frame of :meth:`default_projection`; ``None`` when sources may lie anywhere
+        horizontally (tables by epicentral distance; their depth limit is
+        :attr:`max_depth_km`).
+
+        Examples
+        --------
+        >>> from seisbench_genie.traveltimes import get
+        >>> get("homogeneous").extent_km() is None
+        True
+        """
+        return None
+
     @abc.abstractmethod
     def bind(
         self,

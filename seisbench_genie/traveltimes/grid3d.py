@@ -164,6 +164,19 @@ class Grid3DTravelTimes(TravelTimeBackend):
         """
         return self.projection
 
+    def extent_km(self) -> tuple[tuple[float, float], ...]:
+        """The grid's x, y and depth ranges (km, in :attr:`projection`'s frame).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = np.arange(-5.0, 6.0); v = np.full((11, 11, 11), 6.0)
+        >>> Grid3DTravelTimes(v, v, a, a, a + 5.0, 1.0, 2.0, cache_dir=False).extent_km()
+        ((-5.0, 5.0), (-5.0, 5.0), (0.0, 10.0))
+        """
+        return tuple((float(axis[0]), float(axis[-1]))
+                     for axis in (self.x_km, self.y_km, self.z_km))
+
     def _grid_position(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Station positions on the grid (relative to its first node) and extra vertical km."""
         lo = np.array([self.x_km[0], self.y_km[0], self.z_km[0]])
