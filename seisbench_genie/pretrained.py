@@ -1,20 +1,28 @@
-"""Pretrained weights for SeisBench models, fetched with pooch from a plain HTTP(S) host.
+"""Pretrained weights for SeisBench models: shipped with the package, or fetched with pooch.
 
 SeisBench's own weight handling lists the remote folder with WebDAV, which GitHub, Zenodo or
 ``python -m http.server`` do not support. :class:`PoochPretrainedModel` keeps SeisBench's
-cache layout and ``from_pretrained`` signature but resolves weight files in this order:
+cache layout and ``from_pretrained`` signature but resolves each weight file
+(``<weights>.pt.v<N>`` and ``<weights>.json.v<N>``) in this order:
 
-1. the SeisBench cache ``seisbench.cache_model_root/<name lower>/<weights>.pt.v<N>`` and
-   ``<weights>.json.v<N>`` (``$SEISBENCH_CACHE_ROOT`` moves it); no network access when the
-   cached files match the registry;
-2. files shipped with the checkout in :attr:`PoochPretrainedModel._shipped_dir` (default: the
-   repository's top-level ``pretrained/`` folder), sha256-verified and copied into the cache;
-3. a pooch download from ``$SEISBENCH_GENIE_REMOTE`` (default :data:`DEFAULT_REMOTE`),
-   sha256-verified against the registry, with a tqdm progress bar.
+1. the SeisBench cache ``seisbench.cache_model_root/<name lower>/`` (``$SEISBENCH_CACHE_ROOT``
+   moves it), checked against the registry;
+2. the weights shipped with the package, :data:`SHIPPED_DIR`: ``seisbench_genie/weights/`` in
+   an installed wheel, which the build takes from the repository's top-level ``pretrained/``
+   folder (an editable install or a source checkout reads ``pretrained/`` directly). A shipped
+   file is copied into the cache and its sha256 checked against the registry;
+3. the remote ``$SEISBENCH_GENIE_REMOTE`` (default :data:`DEFAULT_REMOTE`), for weights or
+   versions that are not shipped: an ``http(s)://`` base URL, downloaded with pooch (tqdm
+   progress bar), or a local folder given as a path or a ``file://`` URL, copied. Either way
+   the file is checked against the registry's sha256 before it enters the cache.
+
+Steps 1 and 2 never touch the network, so the shipped weights load offline. A file is fetched
+from the remote only when the registry lists it (its hash is known).
 
 The registry is the JSON file :attr:`PoochPretrainedModel._registry_path` (default the
-package's ``pretrained_registry.json``): ``{"crustal.pt.v1": "sha256:<hex>", ...}``. The
-trainer adds files with :func:`register_weights`.
+package's ``pretrained_registry.json``, :data:`PACKAGE_REGISTRY`):
+``{"crustal.pt.v1": "sha256:<hex>", ...}``. The trainer adds files with
+:func:`register_weights`.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ import os
 import re
 import shutil
 import tempfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +44,12 @@ import seisbench
 import seisbench.util
 from seisbench.models import SeisBenchModel
 
-import seisbench_genie
-
 DEFAULT_REMOTE = "https://github.com/seisbench-genie/seisbench-genie/raw/main/pretrained"
-"""Base URL of the weight files; override with the environment variable below."""
+"""Remote used for files that are neither cached nor shipped, unless :data:`REMOTE_ENV` is set."""
 
 REMOTE_ENV = "SEISBENCH_GENIE_REMOTE"
-"""Environment variable holding the base URL of the weight files."""
+"""Environment variable naming the remote: an ``http(s)://`` base URL, a local folder path, or
+a ``file://`` URL of a local folder. Files are looked up as ``<remote>/<file name>``."""
 
 PACKAGE_REGISTRY = Path(__file__).with_name("pretrained_registry.json")
 """Registry of the weights published with this package version."""
@@ -193,8 +202,45 @@ def _is_weight_file(fname: str) -> bool:
     )
 
 
-def _default_shipped_dir() -> Path:
-    return Path(seisbench_genie.__file__).resolve().parents[1] / "pretrained"
+def _find_shipped_dir() -> Path | None:
+    """Folder of the weights shipped with the package, or None when there is none.
+
+    ``seisbench_genie/weights/`` of an installed wheel; in a source checkout (editable install
+    or ``PYTHONPATH``), whose package folder holds no copy, the top-level ``pretrained/``
+    next to ``pyproject.toml``.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "weights"
+    if installed.is_dir():
+        return installed
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "pretrained").is_dir():
+        return checkout / "pretrained"
+    return None
+
+
+SHIPPED_DIR: Path | None = _find_shipped_dir()
+"""Folder of the weights shipped with the package (see the module docstring), or None."""
+
+
+def _local_remote_dir(remote: str) -> Path | None:
+    """The folder named by a local remote (a path or ``file://`` URL); None for ``http(s)``."""
+    parsed = urllib.parse.urlsplit(remote)
+    if parsed.scheme.lower() == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(
+                f"{REMOTE_ENV}={remote!r}: a file:// URL must name a folder on this machine "
+                f"(file:///path/to/folder), not one on host {parsed.netloc!r}"
+            )
+        return Path(urllib.request.url2pathname(parsed.path))
+    if "://" not in remote:
+        return Path(remote).expanduser()
+    if parsed.scheme.lower() in ("http", "https"):
+        return None
+    raise ValueError(
+        f"{REMOTE_ENV}={remote!r}: unsupported scheme {parsed.scheme!r}; use an http(s):// "
+        f"URL, a local folder path or a file:// URL"
+    )
 
 
 class PoochPretrainedModel(SeisBenchModel):
@@ -202,7 +248,8 @@ class PoochPretrainedModel(SeisBenchModel):
 
     Subclass it instead of :class:`seisbench.models.SeisBenchModel`; ``from_pretrained``,
     ``list_pretrained`` and ``list_versions`` keep SeisBench's signatures and cache layout
-    but never use WebDAV (see the module docstring for the resolution order).
+    but never use WebDAV. Files come from the cache, then the shipped folder, then the remote
+    ``$SEISBENCH_GENIE_REMOTE`` (see the module docstring).
 
     Class attributes
     ----------------
@@ -212,7 +259,8 @@ class PoochPretrainedModel(SeisBenchModel):
     _registry_path : pathlib.Path
         Registry JSON of known weight files and their sha256.
     _shipped_dir : pathlib.Path or None
-        Folder with weight files shipped with the checkout (flat: ``<weights>.pt.v<N>``).
+        Folder of the weight files shipped with the package (flat: ``<weights>.pt.v<N>``);
+        default :data:`SHIPPED_DIR`.
     _download_timeout : float
         HTTP timeout in s.
 
@@ -233,7 +281,7 @@ class PoochPretrainedModel(SeisBenchModel):
 
     _weights_name: str | None = None
     _registry_path: Path = PACKAGE_REGISTRY
-    _shipped_dir: Path | None = _default_shipped_dir()
+    _shipped_dir: Path | None = SHIPPED_DIR
     _download_timeout: float = 30.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -248,8 +296,9 @@ class PoochPretrainedModel(SeisBenchModel):
 
     @classmethod
     def _remote_path(cls) -> str:
-        """Base URL of the weight files: ``$SEISBENCH_GENIE_REMOTE`` or :data:`DEFAULT_REMOTE`."""
-        return os.environ.get(REMOTE_ENV, DEFAULT_REMOTE).rstrip("/")
+        """The remote: ``$SEISBENCH_GENIE_REMOTE`` (when set and not empty) or the default."""
+        remote = os.environ.get(REMOTE_ENV, "").strip() or DEFAULT_REMOTE
+        return remote.rstrip("/") or remote
 
     @classmethod
     def _registry(cls) -> dict[str, str]:
@@ -380,6 +429,11 @@ class PoochPretrainedModel(SeisBenchModel):
     ) -> PoochPretrainedModel:
         """Load pretrained weights (same signature and semantics as SeisBench).
 
+        Each file is taken from the SeisBench cache, else copied from the weights shipped
+        with the package, else fetched from ``$SEISBENCH_GENIE_REMOTE`` (an ``http(s)://``
+        URL, a local folder or a ``file://`` URL); copies and downloads are checked against
+        the registry's sha256 before they enter the cache. Shipped weights need no network.
+
         Parameters
         ----------
         name
@@ -391,7 +445,7 @@ class PoochPretrainedModel(SeisBenchModel):
             Consider the registry and shipped versions for ``"latest"`` even when a version is
             cached (no network access needed to decide).
         force
-            Download the files again from the remote, even when cached or shipped.
+            Fetch the files again from the remote, even when cached or shipped.
         wait_for_file
             Wait for a concurrent download of the same files instead of failing.
 
@@ -406,11 +460,15 @@ class PoochPretrainedModel(SeisBenchModel):
             For an unknown ``name`` (message lists the available names) or version, or a file
             whose sha256 does not match the registry (message has both hashes).
         WeightsUnavailableError
-            When a file is not cached or shipped and the remote cannot be reached.
+            When a file is not cached or shipped and the remote cannot be reached or, for a
+            local folder remote, does not hold it.
 
         Examples
         --------
         >>> model = MyGENIE.from_pretrained("crustal")  # doctest: +SKIP
+        >>> model.weights_version  # doctest: +SKIP
+        '2'
+
         """
         available = cls.list_pretrained(remote=True)
         if name not in available:
@@ -509,14 +567,11 @@ class PoochPretrainedModel(SeisBenchModel):
 
     @classmethod
     def _fetch(cls, target: Path, registry: dict[str, str]) -> None:
-        """Shipped copy (verified) or download into ``target``."""
+        """Shipped copy or remote file into ``target``, sha256-checked against the registry."""
         fname = target.name
         shipped = cls._shipped_files().get(fname)
         if shipped is not None:
-            cls._verify(shipped, registry.get(fname), "shipped file")
-            tmp = target.with_name(f".{fname}.{os.getpid()}.copy")
-            shutil.copyfile(shipped, tmp)
-            os.replace(tmp, target)
+            _copy_verified(shipped, Path(target), registry.get(fname), "shipped file")
             seisbench.logger.info(f"Copied shipped weights {shipped} to {target}")
             return
         cls._download(fname, target, registry, progressbar=not _is_json(fname))
@@ -525,15 +580,33 @@ class PoochPretrainedModel(SeisBenchModel):
     def _download(
         cls, fname: str, target: Path, registry: dict[str, str], progressbar: bool = True
     ) -> None:
-        """Download ``fname`` from the remote with a sha256 check, atomically into ``target``."""
+        """Fetch ``fname`` from the remote with a sha256 check, atomically into ``target``.
+
+        An ``http(s)`` remote goes through pooch; a local folder (path or ``file://`` URL) is
+        copied from.
+        """
         known_hash = registry.get(fname)
-        url = f"{cls._remote_path()}/{fname}"
+        remote = cls._remote_path()
+        url = f"{remote}/{fname}"
         if known_hash is None:
             raise WeightsUnavailableError(
                 f"weights file {fname} is not cached, not shipped and not in the registry "
                 f"{cls._registry_path}, so it cannot be downloaded safely"
             )
         target = Path(target)
+        folder = _local_remote_dir(remote)
+        if folder is not None:
+            source = folder / fname
+            if not source.is_file():
+                where = "does not exist" if not folder.is_dir() else f"has no file {fname}"
+                raise WeightsUnavailableError(
+                    f"weights {fname} not cached and not shipped, and the local remote folder "
+                    f"{folder} ({REMOTE_ENV}={remote}) {where}"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _copy_verified(source, target, known_hash, f"weights file {fname} from {REMOTE_ENV}")
+            seisbench.logger.info(f"Copied weights {source} to {target}")
+            return
         target.parent.mkdir(parents=True, exist_ok=True)
         tmpdir = tempfile.mkdtemp(prefix=".download-", dir=target.parent)
         try:
@@ -570,6 +643,27 @@ class PoochPretrainedModel(SeisBenchModel):
             os.replace(fetched, target)
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _copy_verified(source: Path, target: Path, expected: str | None, what: str) -> None:
+    """Copy ``source`` atomically to ``target`` after checking the copy's sha256.
+
+    The hidden temporary copy is removed on any failure, so the cache never holds a half or
+    unverified file. ``expected`` None (a file the registry does not list) skips the check.
+    """
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.copy")
+    try:
+        shutil.copyfile(source, tmp)
+        if expected is not None:
+            actual = f"sha256:{file_sha256(tmp)}"
+            if actual != expected:
+                raise ValueError(
+                    f"{what} {source} does not match the registry: expected {expected}, got "
+                    f"{actual}; it was not copied into the cache."
+                )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _is_json(fname: str) -> bool:

@@ -309,10 +309,123 @@ def test_register_weights_and_registry_validation(tmp_path):
         load_registry(bad)
 
 
-def test_package_registry_is_valid():
+def test_package_registry_is_valid_and_shipped():
     registry = load_registry(PACKAGE_REGISTRY)
-    assert isinstance(registry, dict)
-    assert PoochPretrainedModel._registry_path == PACKAGE_REGISTRY
+    assert registry and PoochPretrainedModel._registry_path == PACKAGE_REGISTRY
     assert pretrained_module.DEFAULT_REMOTE.startswith("https://")
+    # run from the checkout (editable install or PYTHONPATH): the shipped folder is the
+    # top-level pretrained/ (an installed wheel's copy is tested in test_packaging.py)
     shipped = PoochPretrainedModel._shipped_dir
-    assert shipped is not None and shipped.name == "pretrained"
+    assert shipped == pretrained_module.SHIPPED_DIR == Path(__file__).parents[1] / "pretrained"
+    for fname, sha in registry.items():  # every registered file is shipped, hash as listed
+        assert f"sha256:{file_sha256(shipped / fname)}" == sha, fname
+    assert {"crustal.yaml", "subduction.yaml"} <= {p.name for p in shipped.iterdir()}
+
+
+def _local_remote(env, versions: tuple[str, ...]) -> Path:
+    """A folder holding only ``versions`` of the served toy weights (not shipped)."""
+    folder = env["tmp"] / "local remote"  # a space: file:// URLs are percent-encoded
+    folder.mkdir(exist_ok=True)
+    for v in versions:
+        for kind in ("pt", "json"):
+            shutil.copy(env["srv"] / f"toy.{kind}.v{v}", folder / f"toy.{kind}.v{v}")
+    return folder
+
+
+@pytest.mark.parametrize("as_url", [False, True], ids=["folder", "file-url"])
+def test_local_folder_remote_serves_versions_not_shipped(env, monkeypatch, as_url):
+    shipped = env["tmp"] / "shipped"
+    shipped.mkdir()
+    for name in ("toy.pt.v1", "toy.json.v1"):
+        shutil.copy(env["srv"] / name, shipped / name)
+    monkeypatch.setattr(ToyGenie, "_shipped_dir", shipped)
+    folder = _local_remote(env, ("2",))
+    remote = folder.as_uri() if as_url else str(folder)
+    assert remote.startswith("file:///") == as_url
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", remote + "/")
+    # the http server is never started: nothing may go through the network
+
+    assert ToyGenie.list_pretrained(details=True) == {"toy": "Toy weights v2"}
+    assert not env["cache"].exists() or list(env["cache"].iterdir()) == []
+    model = ToyGenie.from_pretrained("toy")  # v2: registered, not shipped -> remote folder
+    assert model.weights_version == "2"
+    _assert_weights(model, env["states"]["2"])
+    assert ToyGenie.from_pretrained("toy", version_str="1").weights_version == "1"  # shipped
+    assert sorted(p.name for p in env["cache"].iterdir()) == [
+        "toy.json.v1",
+        "toy.json.v2",
+        "toy.pt.v1",
+        "toy.pt.v2",
+    ]
+    assert env["server"].gets("toy.pt.v2") == 0
+
+    # force=True fetches from the remote folder again; a file it lacks is a clear error
+    (folder / "toy.pt.v2").unlink()
+    with pytest.raises(WeightsUnavailableError, match="has no file toy.pt.v2") as err:
+        ToyGenie.from_pretrained("toy", force=True)
+    assert "SEISBENCH_GENIE_REMOTE" in str(err.value) and str(folder) in str(err.value)
+    _assert_weights(ToyGenie.from_pretrained("toy"), env["states"]["2"])  # cache kept
+
+
+def test_local_remote_hash_mismatch_is_refused(env, monkeypatch):
+    folder = _local_remote(env, ("1", "2"))
+    (folder / "toy.pt.v2").write_bytes(b"not the registered weights")
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", folder.as_uri())
+    expected = load_registry(env["registry"])["toy.pt.v2"]
+    actual = "sha256:" + file_sha256(folder / "toy.pt.v2")
+    with pytest.raises(ValueError, match="does not match the registry") as err:
+        ToyGenie.from_pretrained("toy")
+    assert expected in str(err.value) and actual in str(err.value)
+    assert "toy.pt.v2" not in {p.name for p in env["cache"].iterdir()}
+    assert not any(p.name.endswith(".copy") for p in env["cache"].iterdir())
+    # the good version next to it still loads
+    _assert_weights(ToyGenie.from_pretrained("toy", version_str="1"), env["states"]["1"])
+
+
+def test_local_remote_errors(env, monkeypatch):
+    missing = env["tmp"] / "no such folder"
+    for remote in (str(missing), missing.as_uri()):
+        monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", remote)
+        with pytest.raises(WeightsUnavailableError, match="does not exist") as err:
+            ToyGenie.from_pretrained("toy")
+        assert str(missing) in str(err.value)
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", "file://elsewhere/weights")
+    with pytest.raises(ValueError, match="not one on host 'elsewhere'"):
+        ToyGenie.from_pretrained("toy")
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", "ftp://example.org/weights")
+    with pytest.raises(ValueError, match="unsupported scheme 'ftp'"):
+        ToyGenie.from_pretrained("toy")
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", "")  # empty: the default remote
+    assert ToyGenie._remote_path() == pretrained_module.DEFAULT_REMOTE
+    assert not env["cache"].exists() or list(env["cache"].iterdir()) == []
+
+
+def test_genie_version_not_shipped_from_file_url(tmp_path, monkeypatch):
+    """The real GENIE: shipped versions offline, a made-up v99 from a file:// remote."""
+    from seisbench_genie import GENIE
+
+    shipped = pretrained_module.SHIPPED_DIR
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    shutil.copy(shipped / "crustal.pt.v2", remote / "crustal.pt.v99")
+    meta = json.loads((shipped / "crustal.json.v2").read_text())
+    meta["version"] = "99"
+    meta["docstring"] = "crustal v2 republished as v99"
+    (remote / "crustal.json.v99").write_text(json.dumps(meta))
+    registry = tmp_path / "registry.json"
+    shutil.copy(PACKAGE_REGISTRY, registry)
+    register_weights(remote / "crustal.pt.v99", remote / "crustal.json.v99", registry)
+    monkeypatch.setattr(GENIE, "_registry_path", registry)
+    monkeypatch.setattr(seisbench, "cache_model_root", tmp_path / "cache")
+    monkeypatch.setenv("SEISBENCH_GENIE_REMOTE", remote.as_uri())
+
+    assert GENIE.list_versions("crustal") == ["1", "2", "99"]
+    assert GENIE.list_versions("crustal", remote=False) == []
+    v2 = GENIE.from_pretrained("crustal", version_str="2")  # shipped
+    model = GENIE.from_pretrained("crustal", update=True)  # latest: v99 from the remote
+    assert model.weights_version == "99"
+    assert model.weights_docstring == "crustal v2 republished as v99"
+    for key, value in v2.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+    cached = tmp_path / "cache" / "genie" / "crustal.pt.v99"
+    assert cached.read_bytes() == (shipped / "crustal.pt.v2").read_bytes()
