@@ -46,7 +46,9 @@ from obspy.core.event import (
     WaveformStreamID,
 )
 
+from .geo import central_angle_rad
 from .picks import station_positions, times_to_posix
+from .schema import ASSIGNMENT_REQUIRED_COLUMNS, EVENT_REQUIRED_COLUMNS
 
 GENIE_NAMESPACE = "https://github.com/seisbench-genie/seisbench-genie"
 """XML namespace of the ``extra`` tags written by :func:`build_catalog`."""
@@ -57,18 +59,6 @@ NSMAP = {"genie": GENIE_NAMESPACE}
 KM_PER_DEG = 6371.0 * np.pi / 180.0
 """Kilometres per degree of arc on the 6371 km sphere used for distances and errors."""
 
-EVENT_REQUIRED = ["event_idx", "time", "latitude", "longitude", "depth_km"]
-EVENT_OPTIONAL = [
-    "horizontal_uncertainty_km",
-    "depth_uncertainty_km",
-    "time_uncertainty_s",
-    "n_picks",
-    "n_stations",
-    "score",
-    "rms_s",
-]
-ASSIGNMENT_REQUIRED = ["pick_idx", "event_idx"]
-ASSIGNMENT_OPTIONAL = ["phase", "probability", "residual_s"]
 PICK_REQUIRED = ["pick_idx", "station", "phase", "time"]
 
 
@@ -201,8 +191,7 @@ def distance_azimuth(
     """
     p1, l1, p2, l2 = (np.radians(np.asarray(x, dtype=float)) for x in (lat1, lon1, lat2, lon2))
     dlon = l2 - l1
-    hav = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    dist = np.degrees(2 * np.arcsin(np.sqrt(np.clip(hav, 0.0, 1.0))))
+    dist = np.degrees(central_angle_rad(lat1, lon1, lat2, lon2))
     az = np.degrees(
         np.arctan2(
             np.sin(dlon) * np.cos(p2),
@@ -372,8 +361,8 @@ def build_catalog(
     """
     from . import __version__
 
-    events = _check_frame(events, "events", EVENT_REQUIRED)
-    assignments = _check_frame(assignments, "assignments", ASSIGNMENT_REQUIRED)
+    events = _check_frame(events, "events", EVENT_REQUIRED_COLUMNS)
+    assignments = _check_frame(assignments, "assignments", ASSIGNMENT_REQUIRED_COLUMNS)
     picks = _check_frame(picks, "picks", PICK_REQUIRED)
     stations = _check_frame(stations, "stations", ["id", "latitude", "longitude"])
     if events["event_idx"].duplicated().any():

@@ -1,4 +1,4 @@
-"""The ``seisbench-genie`` command line.
+"""The ``seisbench-genie`` command line (subcommands ``train`` and ``benchmark``).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``func`` (called with the parsed arguments, returning an exit status). To add a
@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args = build_parser().parse_args(["benchmark", "--events", "100,500"])
     >>> args.command, args.events
     ('benchmark', [100, 500])
+    >>> args = build_parser().parse_args(["train", "pretrained/crustal.yaml", "--out", "runs/c",
+    ...                                   "--resume"])
+    >>> args.command, args.out, args.resume
+    ('train', 'runs/c', True)
     """
     from seisbench_genie import __version__
 
@@ -59,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["benchmark", "--help"])  # doctest: +SKIP
+    >>> main(["train", "--help"])  # doctest: +SKIP
     """
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))

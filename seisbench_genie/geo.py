@@ -21,9 +21,13 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-__all__ = ["LocalProjection", "azimuth_deg", "epicentral_distance_km"]
+__all__ = ["EARTH_RADIUS_KM", "LocalProjection", "azimuth_deg", "central_angle_rad",
+           "epicentral_distance_km", "great_circle_km"]
 
 _GEOD = pyproj.Geod(ellps="WGS84")
+#: Radius (km) of the spherical Earth of the quick distances (:func:`great_circle_km`): the
+#: mean radius, as in the benchmark scenarios, the scores and the Catalog's distances.
+EARTH_RADIUS_KM = 6371.0
 
 
 def _wrap_longitude(lon: float) -> float:
@@ -226,3 +230,41 @@ def azimuth_deg(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     )
     az, _, _ = _GEOD.inv(b, a, d, c)
     return np.mod(np.asarray(az, dtype=float), 360.0)
+
+
+def central_angle_rad(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """Angle (radians) between two points seen from the centre of a spherical Earth
+    (haversine formula), vectorised with broadcasting.
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2
+        Array-likes of degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        Angles in radians.
+
+    Examples
+    --------
+    >>> round(float(np.degrees(central_angle_rad(0.0, 0.0, 0.0, 1.0))), 9)
+    1.0
+    """
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlon = np.radians(lon2) - np.radians(lon1)
+    hav = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return 2 * np.arcsin(np.sqrt(np.clip(hav, 0.0, 1.0)))
+
+
+def great_circle_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """Great-circle distance (km) on a sphere of radius :data:`EARTH_RADIUS_KM`.
+
+    Faster than :func:`epicentral_distance_km` (WGS84 geodesic) and within 0.5 % of it.
+
+    Examples
+    --------
+    >>> round(float(great_circle_km(0.0, 0.0, 1.0, 0.0)), 3)
+    111.195
+    """
+    return EARTH_RADIUS_KM * central_angle_rad(lat1, lon1, lat2, lon2)

@@ -23,6 +23,8 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 
+from seisbench_genie.geo import great_circle_km
+
 
 @dataclass
 class AssociationScores:
@@ -118,13 +120,6 @@ def match_events(
     })
 
 
-def _epicentral_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat, dlon = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-
-
 def evaluate(
     picks: pd.DataFrame,
     assignments: pd.DataFrame,
@@ -211,7 +206,7 @@ def evaluate(
     if tp and true_events is not None and pred_events is not None and len(pred_events):
         te = true_events.set_index("event").loc[pt]
         pe = pred_events.set_index("event_idx").loc[pp]
-        epi = float(np.median(_epicentral_km(te["latitude"].to_numpy(), te["longitude"].to_numpy(),
+        epi = float(np.median(great_circle_km(te["latitude"].to_numpy(), te["longitude"].to_numpy(),
                                              pe["latitude"].to_numpy(), pe["longitude"].to_numpy())))
         dep = float(np.median(np.abs(te["depth_km"].to_numpy() - pe["depth_km"].to_numpy())))
         dt = float(np.median(np.abs(te["time"].to_numpy() - pe["time"].to_numpy())))

@@ -1,6 +1,7 @@
 """Training configuration, the synthetic generator and the trainer (tiny runs)."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -168,3 +169,91 @@ def test_stages_switch_the_generator_and_resume_across_the_boundary(tmp_path, mo
     assert a["step"] == b["step"] == 5
     for k, v in a["network"].items():
         assert torch.allclose(v, b["network"][k], atol=1e-6), k
+
+
+class _Clock:
+    """A stand-in for the trainer's ``time`` module: minutes pass only when samples are drawn."""
+
+    def __init__(self, minutes_per_sample: float):
+        self.now = 1.0e9
+        self.step_s = 60.0 * minutes_per_sample
+
+    def time(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.step_s
+
+
+def test_time_limit_stops_the_run_says_how_to_resume_and_resume_finishes_it(
+        tmp_path, monkeypatch):
+    from seisbench_genie.synthetic.training import TrainingGenerator
+    from seisbench_genie.training import trainer as trainer_module
+
+    clock = _Clock(minutes_per_sample=0.4)  # 0.8 min per step (2 samples per step)
+    original = TrainingGenerator.sample
+
+    def timed_sample(self):
+        clock.tick()
+        return original(self)
+
+    monkeypatch.setattr(TrainingGenerator, "sample", timed_sample)
+    monkeypatch.setattr(trainer_module, "time", clock)
+    cfg = TrainingConfig.from_dict({**TINY, "steps": 5, "max_minutes": 2.0})
+    out = tmp_path / "run"
+    trainer = get_trainer("synthetic")(cfg, out, progress=False, threads=1)
+    with pytest.warns(UserWarning, match="stopped by its time limit") as caught:
+        path = trainer.fit()
+    message = str(caught[0].message)
+    # 0.8, 1.6, 2.4 minutes after steps 1-3: the check before step 4 stops the call
+    assert "after 3 of 5 steps" in message and str(out / "checkpoint.pt") in message
+    assert f"--out {out} --resume" in message and "fit(resume=True)" in message
+    run = trainer.last_run
+    assert run.stopped_by_time_limit and not run.stopped_by_max_steps and not run.finished
+    assert (run.steps, run.total_steps, run.weights, run.checkpoint) == (3, 5, path,
+                                                                          out / "checkpoint.pt")
+    meta = json.loads((out / "tiny.json.v1").read_text())["training"]
+    assert meta["stopped_by_time_limit"] is True
+    assert (meta["steps"], meta["total_steps"]) == (3, 5)
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+    # each call has its own budget: resuming runs the last two steps (1.6 min) and finishes
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(resume=True)
+    assert not [w for w in caught if "time limit" in str(w.message)]
+    assert trainer.last_run.finished and not trainer.last_run.stopped_by_time_limit
+    meta = json.loads((out / "tiny.json.v1").read_text())["training"]
+    assert meta["stopped_by_time_limit"] is False and meta["steps"] == 5
+    # calling fit again without resume starts over, and says so
+    with pytest.warns(UserWarning, match="starting over from step 0"):
+        get_trainer("synthetic")(TrainingConfig.from_dict({**TINY, "steps": 1}), out,
+                                 progress=False, threads=1).fit()
+
+
+def test_train_command_prints_how_to_continue_a_run_stopped_early(tmp_path, capsys):
+    from seisbench_genie.cli import main
+
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "steps": 3}))
+    out = tmp_path / "run"
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress", "--threads", "1",
+                 "--max-steps", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "stopped by --max-steps after 1 of 3 steps" in printed
+    assert (f"seisbench-genie train {cfg} --out {out} --resume --threads 1 --no-progress"
+            in printed)
+    assert main(["train", str(cfg), "--out", str(out), "--no-progress", "--threads", "1",
+                 "--resume"]) == 0
+    assert "Continue with" not in capsys.readouterr().out
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 3
+
+
+def test_train_is_a_registered_subcommand(capsys):
+    from seisbench_genie import cli
+
+    assert "seisbench_genie.training.cli" in cli.SUBCOMMAND_MODULES
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "--help"])
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out
+    assert usage.startswith("usage: seisbench-genie train") and "--resume" in usage

@@ -31,6 +31,9 @@ SUPPRESSION_SPACINGS = 1.0
 #: :func:`suppress_duplicates`) of a stronger one: a peak's neighbours on the node graph and
 #: in time are one event.
 SUPPRESSION_STEPS = 2.0
+#: Fewest windows per detection chunk (a chunk carries DETECTION_STRIDE windows of padding on
+#: each side; shorter chunks would spend more on padding than on their own windows).
+MIN_CHUNK_WINDOWS = 8
 
 
 @dataclass
@@ -100,7 +103,7 @@ def grid_candidates(grid: NodeGrid, picks: PickSet, params: AssociationParams, t
     """
     sc = grid.scale
     step = sc.window_step_s
-    per_chunk = max(8, int(params.detection_chunk_s / step))
+    per_chunk = max(MIN_CHUNK_WINDOWS, int(params.detection_chunk_s / step))
     threshold = detection_threshold(params)
     parts = []
     for lo in range(0, n_windows, per_chunk):

@@ -18,6 +18,9 @@ REFINE_OFFSET_SPACINGS = 0.5
 VERIFY_RADIUS = 3
 #: Nodes a query attends to (as the query decoder was trained).
 QUERY_NODES = 6
+#: Lattices of :func:`verify` are batched up to this many times ``CPU_BATCH_PAIRS`` station-
+#: node pairs: one network call per lattice batch, the lattices being small.
+VERIFY_BATCH_FACTOR = 4
 
 
 @torch.no_grad()
@@ -101,7 +104,8 @@ def verify(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: torch.Tens
     sta = grid.bound.station_xyz_km.to(torch.float64).numpy()
     n_lattice = (2 * VERIFY_RADIUS + 1) ** 2 * max(
         1, int(np.ceil((r.depth_km[1] - r.depth_km[0]) / (h * sc.depth_spacing_factor))))
-    per = max(1, 4 * CPU_BATCH_PAIRS // (n_lattice * min(sc.k_pairs, len(sta))))
+    per = max(1, VERIFY_BATCH_FACTOR * CPU_BATCH_PAIRS
+              // (n_lattice * min(sc.k_pairs, len(sta))))
     logits = torch.zeros(len(xyz))
     embs = torch.zeros(len(xyz), net.hidden)
     dev = grid.device

@@ -40,8 +40,8 @@ DEFAULT_PEER_VENV = Path("~/.cache/seisbench_genie/peers-venv")
 
 #: The pinned set installed into the peer venv; resolved and verified together on CPython 3.11
 #: (Linux x86_64) from ``pip install "numpy<2" pyocto==0.2.2 pyrocko gmma==1.2.17 pandas``.
-#: ``pyarrow`` was dropped from the original request: its current release (26.x) needs
-#: numpy>=2 and fails to import next to numpy 1.26; the file contract uses CSV instead.
+#: ``pyarrow`` is left out: its current release (26.x) needs numpy>=2 and fails to import
+#: next to numpy 1.26; the file contract uses CSV.
 PEER_REQUIREMENTS: tuple[str, ...] = (
     "numpy==1.26.4",
     "pyocto==0.2.2",
@@ -264,11 +264,10 @@ def region_diagonal_km(region: Mapping[str, Any]) -> float:
     >>> round(region_diagonal_km({"latitude": (0, 1), "longitude": (0, 0)}), 1)
     111.2
     """
-    lat0, lat1 = np.radians(region["latitude"])
-    lon0, lon1 = np.radians(region["longitude"])
-    a = (np.sin((lat1 - lat0) / 2) ** 2
-         + np.cos(lat0) * np.cos(lat1) * np.sin((lon1 - lon0) / 2) ** 2)
-    return float(2 * 6371.0 * np.arcsin(np.sqrt(min(1.0, a))))
+    from seisbench_genie.geo import great_circle_km
+
+    (lat0, lat1), (lon0, lon1) = region["latitude"], region["longitude"]
+    return float(great_circle_km(lat0, lon0, lat1, lon1))
 
 
 def scenario_kind(name: str) -> str:

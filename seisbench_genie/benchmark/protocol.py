@@ -46,6 +46,8 @@ from typing import Any
 
 import pandas as pd
 
+from seisbench_genie.schema import ASSIGNMENT_REQUIRED_COLUMNS, EVENT_REQUIRED_COLUMNS
+
 PICKS_FILE = "picks.csv"
 STATIONS_FILE = "stations.csv"
 VELOCITY_FILE = "velocity_model.csv"
@@ -56,8 +58,9 @@ TIMING_FILE = "timing.json"
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
 
-EVENT_COLUMNS = ["event_idx", "time", "latitude", "longitude", "depth_km"]
-ASSIGNMENT_COLUMNS = ["pick_idx", "event_idx"]
+#: Columns every associator's files must hold (the peers' runners write them by name).
+EVENT_COLUMNS = EVENT_REQUIRED_COLUMNS
+ASSIGNMENT_COLUMNS = ASSIGNMENT_REQUIRED_COLUMNS
 _THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",

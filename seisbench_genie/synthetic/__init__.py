@@ -1,4 +1,5 @@
-"""Synthetic pick data: benchmark scenarios (Puente et al. 2025) and GENIE training days."""
+"""Synthetic pick data: benchmark scenarios (Puente et al. 2025), days on your own stations,
+and GENIE training days."""
 
 from seisbench_genie.synthetic.scenarios import (
     SCENARIOS,
@@ -6,6 +7,7 @@ from seisbench_genie.synthetic.scenarios import (
     ScenarioSpec,
     crustal_stations,
     load_velocity_model,
+    make_custom_scenario,
     make_scenario,
     ridgecrest_stations,
     subduction_stations,
@@ -17,6 +19,7 @@ __all__ = [
     "ScenarioSpec",
     "crustal_stations",
     "load_velocity_model",
+    "make_custom_scenario",
     "make_scenario",
     "ridgecrest_stations",
     "subduction_stations",

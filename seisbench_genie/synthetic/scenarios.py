@@ -1,6 +1,7 @@
-"""Benchmark scenarios after Puente et al. (2025), sections 3.1-3.2 and 4.4.
+"""Synthetic days of picks: benchmark scenarios after Puente et al. (2025), sections 3.1-3.2
+and 4.4, and the same kind of day on your own stations.
 
-Two station/velocity settings are provided:
+Three built-in station/velocity settings (:func:`make_scenario`, :data:`SCENARIOS`):
 
 * ``crustal``: an 80-station subset of the southern-California (PhaseLink) station list spanning
   about 300 x 300 km, the Hadley & Kanamori (1977) layered model, depths 0-30 km, per-event cutoff
@@ -9,6 +10,9 @@ Two station/velocity settings are provided:
   per-event cutoff 160-500 km;
 * ``crustal-ridgecrest`` (a transfer test, not in the paper): GaMMA's 23 Ridgecrest stations
   with GaMMA's Ridgecrest velocity model, depths 0-20 km, cutoff 30-100 km.
+
+:func:`make_custom_scenario` makes a day on any stations (a station table or an ObsPy
+Inventory) with any 1-D layered velocity model, depth range and cutoff.
 
 Every day holds ``n_events`` events uniform in the scenario region and in time, P and S arrivals
 perturbed by uniform relative travel-time noise (default +-1 %), 20 % station dropout per event,
@@ -23,17 +27,25 @@ catalogue of the paper are not public, so the scenarios are "after", not replica
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from seisbench_genie import traveltimes
+from seisbench_genie.geo import great_circle_km
 from seisbench_genie.stations import station_table
 
 DAY_START_S = 1704067200.0  # 2024-01-01T00:00:00Z, POSIX seconds
 KM_PER_DEG = 111.195
+# The day generator gives up (ValueError: the cutoff is too short for the stations) when none of
+# the first 2,000 drawn events, or fewer than 0.1 % of 20,000 or more, reached ``min_picks``.
+_GIVE_UP_IF_NONE_AFTER = 2_000
+_GIVE_UP_IF_FEW_AFTER = 20_000
+_MIN_KEPT_FRACTION = 1e-3
 
 
 def _data_csv(name: str) -> pd.DataFrame:
@@ -233,17 +245,15 @@ class Scenario:
         return PickList([
             Pick(trace_id=s, start_time=UTCDateTime(t), peak_time=UTCDateTime(t),
                  end_time=UTCDateTime(t), peak_value=1.0, phase=p)
-            for s, p, t in zip(self.picks["station"], self.picks["phase"], self.picks["time"], strict=False)
+            for s, p, t in zip(self.picks["station"], self.picks["phase"], self.picks["time"],
+                               strict=True)
         ])
 
 
 def _hypocentral_km(sources: np.ndarray, stations: pd.DataFrame) -> np.ndarray:
-    lat = np.radians(sources[:, 0])[:, None]
-    slat = np.radians(stations["latitude"].to_numpy())[None, :]
-    dlat = slat - lat
-    dlon = np.radians(stations["longitude"].to_numpy())[None, :] - np.radians(sources[:, 1])[:, None]
-    a = np.sin(dlat / 2) ** 2 + np.cos(lat) * np.cos(slat) * np.sin(dlon / 2) ** 2
-    epi = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    epi = great_circle_km(sources[:, 0][:, None], sources[:, 1][:, None],
+                          stations["latitude"].to_numpy()[None, :],
+                          stations["longitude"].to_numpy()[None, :])
     dz = sources[:, 2][:, None] + stations["elevation"].to_numpy()[None, :] / 1000.0
     return np.hypot(epi, dz)
 
@@ -261,12 +271,14 @@ def make_scenario(
     seed: int = 0,
     backend: traveltimes.TravelTimeBackend | None = None,
 ) -> Scenario:
-    """Generate one synthetic benchmark day.
+    """Generate one synthetic benchmark day on a built-in station set.
+
+    For your own stations and velocity model, see :func:`make_custom_scenario`.
 
     Parameters
     ----------
     scenario
-        ``"crustal"`` or ``"subduction"`` (see :data:`SCENARIOS`).
+        ``"crustal"``, ``"subduction"`` or ``"crustal-ridgecrest"`` (see :data:`SCENARIOS`).
     n_events
         In-network events in the day (100 / 500 / 2000 in the paper).
     noise
@@ -295,6 +307,11 @@ def make_scenario(
     -------
     Scenario
 
+    Raises
+    ------
+    ValueError
+        For an unknown scenario or a parameter out of range; the message names the argument.
+
     Examples
     --------
     >>> scn = make_scenario("subduction", n_events=100, noise=0.3, seed=0)
@@ -303,6 +320,151 @@ def make_scenario(
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario: unknown {scenario!r}; choose from {sorted(SCENARIOS)}")
+    _check_day_arguments(n_events, noise, tt_noise, out_of_network, pick_removal,
+                         station_dropout)
+    spec = SCENARIOS[scenario]
+    return _make_day(scenario, spec.stations(), load_velocity_model(spec.velocity_model),
+                     spec.depth_km, spec.cutoff_km, spec.margin_deg, n_events=n_events,
+                     noise=noise, tt_noise=tt_noise, out_of_network=out_of_network,
+                     pick_removal=pick_removal, station_dropout=station_dropout,
+                     min_picks=min_picks, duration_s=duration_s, seed=seed, backend=backend)
+
+
+def make_custom_scenario(
+    stations: Any,
+    velocity_model: pd.DataFrame | Mapping[str, Any],
+    *,
+    depth_km: tuple[float, float] = (0.0, 30.0),
+    cutoff_km: tuple[float, float] = (70.0, 150.0),
+    margin_deg: float = 0.0,
+    name: str = "custom",
+    n_events: int = 500,
+    noise: float = 1.0,
+    tt_noise: tuple[float, float] = (0.0, 0.01),
+    out_of_network: int = 0,
+    pick_removal: float = 0.0,
+    station_dropout: float = 0.2,
+    min_picks: int = 10,
+    duration_s: float = 86400.0,
+    seed: int = 0,
+    backend: traveltimes.TravelTimeBackend | None = None,
+) -> Scenario:
+    """Generate a synthetic day of picks on your own stations with your own 1-D model.
+
+    The day follows the same rules as :func:`make_scenario` (events uniform in the stations'
+    extent plus ``margin_deg`` and in ``depth_km``, a per-event cutoff distance, station
+    dropout, relative travel-time noise, false picks), with the geometry and velocity model
+    taken from the arguments. Given exactly a built-in scenario's stations, model and geometry
+    (see :data:`SCENARIOS`), it returns the same day as :func:`make_scenario` for the same
+    seed.
+
+    Parameters
+    ----------
+    stations
+        An ObsPy :class:`~obspy.core.inventory.Inventory` or a DataFrame with ``id``
+        (``"NET.STA.LOC"``), ``latitude``, ``longitude`` (degrees) and optionally
+        ``elevation`` (m), as read by :func:`seisbench_genie.stations.station_table`. From an
+        Inventory, each location code of a station is one station; the empty-location alias
+        that ``station_table`` adds for matching pick ids is left out when a station has a
+        location code.
+    velocity_model
+        1-D layered model: layer tops ``depth_km`` (km below sea level), ``vp`` and ``vs``
+        (km/s), as a DataFrame or a dict of columns.
+    depth_km
+        Event depth range (min, max) in km, ``0 <= min <= max``.
+    cutoff_km
+        Range of the per-event cutoff (hypocentral distance, km) beyond which an event's
+        arrivals are not picked; it should exceed the station spacing so that events reach
+        ``min_picks`` picks. The default is the crustal scenario's (70, 150).
+    margin_deg
+        Margin (degrees) added around the stations' latitude/longitude extent to form the event
+        region (``Scenario.region``).
+    name
+        Prefix of ``Scenario.name`` (``"<name>_<n_events>_<noise>"``).
+    n_events, noise, tt_noise, out_of_network, pick_removal, station_dropout, min_picks, \
+duration_s, seed
+        As in :func:`make_scenario`.
+    backend
+        Travel-time backend; default: the ``layered`` eikonal backend built from
+        ``velocity_model`` (cached in ``$SEISBENCH_GENIE_CACHE/traveltimes``).
+
+    Returns
+    -------
+    Scenario
+        The day, with ``stations`` and ``velocity_model`` in the canonical column layout.
+
+    Raises
+    ------
+    ValueError
+        When there are no stations, fewer than ``min_picks / 2`` of them, a velocity-model
+        column is missing or invalid, a range is not ordered, or no event can reach
+        ``min_picks`` picks within ``cutoff_km``; the message names the argument.
+
+    Examples
+    --------
+    A 4 x 4 grid of stations 20 km apart and a two-layer crust, one hour with 10 events:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> lat, lon = np.meshgrid(38.0 + np.arange(4) * 0.18, 22.0 + np.arange(4) * 0.23)
+    >>> stations = pd.DataFrame({"id": [f"XX.S{i:02d}." for i in range(16)],
+    ...                          "latitude": lat.ravel(), "longitude": lon.ravel(),
+    ...                          "elevation": 200.0})
+    >>> model = pd.DataFrame({"depth_km": [0.0, 20.0], "vp": [6.0, 6.8], "vs": [3.5, 3.9]})
+    >>> scn = make_custom_scenario(stations, model, depth_km=(0, 20), cutoff_km=(40, 80),
+    ...                            n_events=10, noise=0.3, duration_s=3600.0, seed=1)
+    >>> scn.name, len(scn.events), bool(scn.events["n_picks"].min() >= 10)
+    ('custom_10_0.3', 10, True)
+    """
+    table = station_table(stations, argument="stations")
+    if hasattr(stations, "networks") and len(table):
+        # drop the "NET.STA." alias where the station also has a located id
+        base = table["id"].str.rsplit(".", n=1).str[0]
+        alias = table["id"].str.endswith(".") & base.duplicated(keep=False)
+        table = table[~alias].reset_index(drop=True)
+    if len(table) == 0:
+        raise ValueError("stations: no stations given")
+    if 2 * len(table) < min_picks:
+        raise ValueError(f"stations: {len(table)} station(s) give at most {2 * len(table)} "
+                         f"picks per event, fewer than min_picks={min_picks}")
+    try:
+        if isinstance(velocity_model, Mapping):
+            velocity_model = pd.DataFrame(dict(velocity_model))
+        model = traveltimes.validate_velocity_model(velocity_model)
+    except ValueError as err:
+        raise ValueError(f"velocity_model: {str(err).removeprefix('velocity model: ')}") from None
+    depth = _ordered_range("depth_km", depth_km, minimum=0.0)
+    cutoff = _ordered_range("cutoff_km", cutoff_km, minimum=0.0, strict=True)
+    if not np.isfinite(margin_deg) or margin_deg < 0:
+        raise ValueError(f"margin_deg: must be >= 0, got {margin_deg}")
+    if not name or not isinstance(name, str):
+        raise ValueError(f"name: must be a non-empty string, got {name!r}")
+    _check_day_arguments(n_events, noise, tt_noise, out_of_network, pick_removal,
+                         station_dropout)
+    return _make_day(name, table, model, depth, cutoff, float(margin_deg), n_events=n_events,
+                     noise=noise, tt_noise=tt_noise, out_of_network=out_of_network,
+                     pick_removal=pick_removal, station_dropout=station_dropout,
+                     min_picks=min_picks, duration_s=duration_s, seed=seed, backend=backend)
+
+
+def _ordered_range(argument: str, value: Any, minimum: float,
+                   strict: bool = False) -> tuple[float, float]:
+    """``value`` as floats (lo, hi) with ``minimum <= lo <= hi`` (``minimum < lo`` if strict)."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{argument}: expected a pair (min, max), got {value!r}") from None
+    ok = np.isfinite(lo) and np.isfinite(hi) and lo <= hi
+    ok = ok and (lo > minimum if strict else lo >= minimum)
+    if not ok:
+        raise ValueError(f"{argument}: need {minimum:g} {'<' if strict else '<='} min <= max, "
+                         f"got {value!r}")
+    return lo, hi
+
+
+def _check_day_arguments(n_events: int, noise: float, tt_noise: tuple[float, float],
+                         out_of_network: int, pick_removal: float,
+                         station_dropout: float) -> None:
     if n_events < 0 or out_of_network < 0:
         raise ValueError("n_events and out_of_network must be >= 0")
     if noise < 0:
@@ -312,20 +474,44 @@ def make_scenario(
     lo, hi = tt_noise
     if not 0 <= lo <= hi:
         raise ValueError(f"tt_noise: need 0 <= lo <= hi, got {tt_noise}")
-    spec = SCENARIOS[scenario]
+
+
+def _make_day(
+    name: str,
+    stations: pd.DataFrame,
+    model: pd.DataFrame,
+    depth_km: tuple[float, float],
+    cutoff_km: tuple[float, float],
+    margin_deg: float,
+    *,
+    n_events: int,
+    noise: float,
+    tt_noise: tuple[float, float],
+    out_of_network: int,
+    pick_removal: float,
+    station_dropout: float,
+    min_picks: int,
+    duration_s: float,
+    seed: int,
+    backend: traveltimes.TravelTimeBackend | None,
+) -> Scenario:
+    """The day generator behind :func:`make_scenario` and :func:`make_custom_scenario`.
+
+    The order of the random draws fixes the output for a seed: the benchmark's scenario days
+    depend on it, so it must not change.
+    """
+    lo, hi = tt_noise
     rng = np.random.default_rng(seed)
-    stations = spec.stations()
-    model = load_velocity_model(spec.velocity_model)
-    lat_rng = (stations["latitude"].min() - spec.margin_deg,
-               stations["latitude"].max() + spec.margin_deg)
-    lon_rng = (stations["longitude"].min() - spec.margin_deg,
-               stations["longitude"].max() + spec.margin_deg)
-    region = {"latitude": lat_rng, "longitude": lon_rng, "depth_km": spec.depth_km}
+    lat_rng = (stations["latitude"].min() - margin_deg,
+               stations["latitude"].max() + margin_deg)
+    lon_rng = (stations["longitude"].min() - margin_deg,
+               stations["longitude"].max() + margin_deg)
+    region = {"latitude": lat_rng, "longitude": lon_rng, "depth_km": depth_km}
     if backend is None:
         span_km = KM_PER_DEG * np.hypot(lat_rng[1] - lat_rng[0], lon_rng[1] - lon_rng[0])
         backend = traveltimes.get("layered", model=model,
                                   max_distance_km=float(np.ceil(span_km + 250.0)),
-                                  max_depth_km=float(max(spec.depth_km[1], 40.0) + 10.0))
+                                  max_depth_km=float(max(depth_km[1], 40.0) + 10.0))
 
     def draw(n: int, out: bool) -> np.ndarray:
         if out:  # up to 200 km west of the westernmost station, 0-40 km deep
@@ -335,16 +521,23 @@ def make_scenario(
             lon = lon_w - dx_km / (KM_PER_DEG * np.cos(np.radians(lat)))
             return np.column_stack([lat, lon, rng.uniform(0.0, 40.0, n)])
         return np.column_stack([rng.uniform(*lat_rng, n), rng.uniform(*lon_rng, n),
-                                rng.uniform(*spec.depth_km, n)])
+                                rng.uniform(*depth_km, n)])
 
     def simulate(n_target: int, out: bool):
         """Draw candidates in batches until ``n_target`` events have >= min_picks picks."""
         kept_src, kept_obs = [], []
-        have = 0
+        have = drawn = 0
         while have < n_target:
+            if ((drawn >= _GIVE_UP_IF_NONE_AFTER and have == 0)
+                    or (drawn >= _GIVE_UP_IF_FEW_AFTER and have < _MIN_KEPT_FRACTION * drawn)):
+                raise ValueError(
+                    f"cutoff_km: only {have} of {drawn} drawn events reached min_picks="
+                    f"{min_picks} picks within a cutoff of {cutoff_km} km; the stations are "
+                    "too sparse for this cutoff (raise cutoff_km or lower min_picks)")
             n = max(2 * (n_target - have), 16)
+            drawn += n
             src = draw(n, out)
-            cutoff = rng.uniform(*spec.cutoff_km, n)[:, None]
+            cutoff = rng.uniform(*cutoff_km, n)[:, None]
             within = _hypocentral_km(src, stations) <= cutoff
             alive = rng.random(within.shape) >= station_dropout
             obs = {}
@@ -404,17 +597,16 @@ def make_scenario(
     picks["event"] = picks["event"].astype(int)
     counts = picks.loc[picks["event"] >= 0, "event"].value_counts()
     events["n_picks"] = events["event"].map(counts).fillna(0).astype(int)
-    params = dict(scenario=scenario, n_events=n_events, noise=noise, tt_noise=tuple(tt_noise),
+    params = dict(scenario=name, n_events=n_events, noise=noise, tt_noise=tuple(tt_noise),
                   out_of_network=out_of_network, pick_removal=pick_removal,
                   station_dropout=station_dropout, min_picks=min_picks,
                   duration_s=duration_s, seed=seed)
-    name = f"{scenario}_{n_events}_{noise:.1f}"
+    label = f"{name}_{n_events}_{noise:.1f}"
     if tuple(tt_noise) != (0.0, 0.01):
-        name += f"_tt{lo:g}-{hi:g}"
+        label += f"_tt{lo:g}-{hi:g}"
     if out_of_network:
-        name += f"_oon{out_of_network}"
+        label += f"_oon{out_of_network}"
     if pick_removal:
-        name += f"_rm{pick_removal:g}"
-    return Scenario(name=name, picks=picks, events=events, stations=stations,
+        label += f"_rm{pick_removal:g}"
+    return Scenario(name=label, picks=picks, events=events, stations=stations,
                     velocity_model=model, region=region, params=params)
-

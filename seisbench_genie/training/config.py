@@ -84,7 +84,10 @@ class TrainingConfig:
     checkpoint_every
         Steps between checkpoints.
     max_minutes
-        Wall-clock budget; training stops early (and says so) when reached.
+        Wall-clock budget of one ``fit`` call (one ``seisbench-genie train`` command), in
+        minutes. When it runs out before the last step, training stops, saves its checkpoint,
+        exports the weights reached and warns; ``fit(resume=True)`` (``--resume``) continues
+        the run for up to another ``max_minutes``.
     validation_days
         Held-out synthetic stretches scored with event F1 at the end.
     calibration_days

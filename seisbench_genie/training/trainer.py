@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,49 @@ def sample_loss(network: GENIENetwork, sample: TrainingSample) -> dict[str, torc
     return {"node": node, "query": query, "association": assoc}
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """What one :meth:`SyntheticTrainer.fit` call did (``trainer.last_run``).
+
+    Attributes
+    ----------
+    weights : pathlib.Path
+        Exported weights, without the ``.pt.v<version>`` / ``.json.v<version>`` suffix.
+    checkpoint : pathlib.Path
+        ``checkpoint.pt`` of the run (continue with ``fit(resume=True)``).
+    steps : int
+        Steps done so far, over all calls on this output folder.
+    total_steps : int
+        Steps of the whole configuration (``TrainingConfig.total_steps``).
+    minutes : float
+        Wall-clock minutes of training so far, over all calls.
+    stopped_by_time_limit : bool
+        The call stopped before the last step because ``max_minutes`` ran out.
+    stopped_by_max_steps : bool
+        The call stopped before the last step because of its ``max_steps``.
+
+    Examples
+    --------
+    >>> run = TrainingRun(Path("runs/toy/toy"), Path("runs/toy/checkpoint.pt"), 40, 100, 5.2,
+    ...                   stopped_by_time_limit=True, stopped_by_max_steps=False)
+    >>> run.finished
+    False
+    """
+
+    weights: Path
+    checkpoint: Path
+    steps: int
+    total_steps: int
+    minutes: float
+    stopped_by_time_limit: bool
+    stopped_by_max_steps: bool
+
+    @property
+    def finished(self) -> bool:
+        """All steps of the configuration are done."""
+        return self.steps >= self.total_steps
+
+
 class SyntheticTrainer:
     """Train a GENIE model on synthetic data (registered as trainer ``synthetic``).
 
@@ -68,9 +113,16 @@ class SyntheticTrainer:
     threads
         CPU threads for torch (default: all).
 
+    Attributes
+    ----------
+    last_run : TrainingRun or None
+        Summary of the latest :meth:`fit` call (steps done, whether the time limit stopped
+        it); ``None`` before the first call.
+
     Examples
     --------
-    >>> # seisbench-genie train configs/crustal.yaml --out runs/crustal
+    >>> # seisbench-genie train pretrained/crustal.yaml --out runs/crustal
+    >>> # or: trainer = SyntheticTrainer(config, "runs/crustal"); trainer.fit()
     """
 
     def __init__(self, config: TrainingConfig, out_dir: str | Path, device: str = "cpu",
@@ -79,6 +131,7 @@ class SyntheticTrainer:
         self.out_dir = Path(out_dir)
         self.device = torch.device(device)
         self.progress = progress
+        self.last_run: TrainingRun | None = None
         if threads:
             torch.set_num_threads(threads)
         tune_malloc()  # each step allocates and frees arrays of a few MB (see runtime.py)
@@ -93,6 +146,16 @@ class SyntheticTrainer:
     def fit(self, resume: bool = False, max_steps: int | None = None) -> Path:
         """Train (or resume), then export the weights and validate.
 
+        A call ends at the last step of the configuration, after ``max_steps`` steps, or when
+        the call has run ``config.max_minutes`` wall-clock minutes. In every case the state is
+        saved in ``out_dir/checkpoint.pt`` and the weights reached so far are exported. A run
+        stopped early continues, exactly where it stopped, with ``fit(resume=True)`` on the
+        same output folder and configuration (``seisbench-genie train CONFIG --out OUT_DIR
+        --resume``), for up to another ``max_minutes``; ``fit()`` without ``resume`` starts
+        over from step 0. When the time limit stops a run, a ``UserWarning`` says how many
+        steps are done and how to continue, and ``last_run.stopped_by_time_limit`` is set
+        (also recorded as ``training.stopped_by_time_limit`` in the weights' JSON).
+
         Parameters
         ----------
         resume
@@ -103,7 +166,19 @@ class SyntheticTrainer:
         Returns
         -------
         pathlib.Path
-            Path of the exported weights (without ``.pt.v*`` suffix).
+            Path of the exported weights (without ``.pt.v*`` suffix); the call's summary is
+            in :attr:`last_run`.
+
+        Raises
+        ------
+        ValueError
+            ``resume=True`` without a checkpoint in ``out_dir``.
+
+        Examples
+        --------
+        >>> # trainer = get_trainer("synthetic")(config, "runs/mine")
+        >>> # trainer.fit(); trainer.last_run.stopped_by_time_limit   # True: run out of time
+        >>> # trainer.fit(resume=True)                                 # continue the run
         """
         cfg = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,14 +202,18 @@ class SyntheticTrainer:
             step, elapsed, history = state["step"], state["elapsed_s"], state["history"]
         elif resume:
             raise ValueError(f"--resume: no checkpoint at {ckpt}")
-        start = time.time() - elapsed
+        elif ckpt.is_file():
+            warnings.warn(f"{ckpt} exists: starting over from step 0 and overwriting it "
+                          "(fit(resume=True) / --resume would continue that run)", stacklevel=2)
+        call_start = time.time()
+        start = call_start - elapsed  # elapsed_s in the history counts all calls of the run
         bar = tqdm(total=cfg.total_steps, initial=step, disable=not self.progress, desc=cfg.name)
         running = None
-        stopped_early = False
+        stopped_by_time_limit = False
         stop_at = cfg.total_steps if max_steps is None else min(cfg.total_steps, step + max_steps)
         while step < stop_at:
-            if (time.time() - start) / 60.0 > cfg.max_minutes:
-                stopped_early = True
+            if (time.time() - call_start) / 60.0 > cfg.max_minutes:
+                stopped_by_time_limit = True
                 break
             gen.config = cfg.generator_at(step)
             network.train()
@@ -161,9 +240,31 @@ class SyntheticTrainer:
                 self._checkpoint(ckpt, network, opt, sched, gen, step, time.time() - start,
                                  history)
         bar.close()
-        self._checkpoint(ckpt, network, opt, sched, gen, step, time.time() - start, history)
+        elapsed = time.time() - start
+        self._checkpoint(ckpt, network, opt, sched, gen, step, elapsed, history)
         self._write_history(history)
-        return self.export(network, step, time.time() - start, stopped_early)
+        call_minutes = (time.time() - call_start) / 60.0
+        path = self.export(network, step, elapsed, stopped_by_time_limit)
+        if stopped_by_time_limit:
+            warnings.warn(self._time_limit_message(step, call_minutes), stacklevel=2)
+        self.last_run = TrainingRun(
+            weights=path, checkpoint=ckpt, steps=step, total_steps=cfg.total_steps,
+            minutes=round(elapsed / 60.0, 2), stopped_by_time_limit=stopped_by_time_limit,
+            stopped_by_max_steps=not stopped_by_time_limit and step < cfg.total_steps)
+        return path
+
+    def _time_limit_message(self, step: int, call_minutes: float) -> str:
+        cfg = self.config
+        return (
+            f"training {cfg.name!r} stopped by its time limit (max_minutes={cfg.max_minutes:g} "
+            f"per call; {call_minutes:.3g} min in this call) after {step} of {cfg.total_steps} "
+            f"steps. The state is saved in {self.out_dir / 'checkpoint.pt'} and the weights of "
+            f"step {step} are exported to {self.out_dir / cfg.name}.pt.v{cfg.version}. "
+            f"Continue the run with `seisbench-genie train CONFIG --out {self.out_dir} "
+            f"--resume` (CONFIG: this run's config file) or, in Python, "
+            f"`{type(self).__name__}(config, {str(self.out_dir)!r}).fit(resume=True)`; each "
+            f"call may run another max_minutes."
+        )
 
     def _checkpoint(self, path, network, opt, sched, gen, step, elapsed, history) -> None:
         tmp = path.with_suffix(".tmp")
@@ -183,16 +284,21 @@ class SyntheticTrainer:
         plot_history(history, self.out_dir / "curve.png", title=self.config.name)
 
     def export(self, network: GENIENetwork, step: int, elapsed_s: float,
-               stopped_early: bool) -> Path:
-        """Save the weights as a :class:`~seisbench_genie.GENIE` model and validate them."""
+               stopped_by_time_limit: bool) -> Path:
+        """Save the weights as a :class:`~seisbench_genie.GENIE` model and validate them.
+
+        The weights' JSON records the run under ``training``: ``steps`` (done), ``total_steps``,
+        ``minutes`` and ``stopped_by_time_limit``.
+        """
         from seisbench_genie.model import GENIE  # the model class sits above the network
 
         cfg = self.config
         model = GENIE(scale=cfg.scale, hidden=cfg.hidden, velocity_model_type="layered",
                       signed_residuals=cfg.signed_residuals).to("cpu")
         model.network.load_state_dict(network.state_dict())
-        training = {"config": cfg.to_dict(), "steps": step, "minutes": round(elapsed_s / 60, 2),
-                    "stopped_early_by_time_budget": stopped_early,
+        training = {"config": cfg.to_dict(), "steps": step, "total_steps": cfg.total_steps,
+                    "minutes": round(elapsed_s / 60, 2),
+                    "stopped_by_time_limit": stopped_by_time_limit,
                     "final_loss": float(np.mean([h["loss"] for h in self._history_tail()]))
                     if self._history_tail() else None}
         path = self.out_dir / cfg.name
@@ -262,7 +368,7 @@ def plot_history(history: list[dict], path: str | Path, title: str = "") -> None
         k = min(100, len(values))
         smooth = np.convolve(values, np.ones(k) / k, mode="valid")
         ax.plot(minutes[k - 1:], smooth, label=key)
-    ax.set_xlabel("wall-clock minutes (2-core CPU)")
+    ax.set_xlabel("wall-clock minutes")
     ax.set_ylabel("loss (100-step mean)")
     ax.set_yscale("log")
     ax.set_title(f"GENIE training: {title}")
