@@ -28,6 +28,13 @@ from seisbench_genie.nn.graphs import RegionGraph, build_region_graph, source_no
 from seisbench_genie.traveltimes import TravelTimeBackend
 
 TRAINING_PROJECTION = LocalProjection(0.0, 0.0)
+#: Apparent velocities (km/s) of arrivals from outside the network: regional Pn (6-12) to
+#: teleseismic P (up to 25).
+REGIONAL_APPARENT_VELOCITY_KM_S = (6.0, 25.0)
+#: Plane waves slower than this (km/s) are regional events, whose S is picked too ...
+REGIONAL_S_BELOW_KM_S = 12.0
+#: ... this many seconds after their P (S-P times of events 150-800 km away).
+REGIONAL_S_DELAY_S = (20.0, 90.0)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,61 @@ class SyntheticDayConfig:
         Source queries for the association head per sample (some without event).
     velocity_perturbation
         Relative spread of the random velocity models around the base model.
+    magnitude_detection_fraction
+        Fraction of samples whose events are detected by a magnitude law instead of the
+        ``detection_radius_km`` draw (0: never). Magnitudes follow Gutenberg-Richter
+        (``b_value``, within ``magnitude_range``); the P detection radius (hypocentral km) is
+        ``r1 * 10 ** (slope * (M - 1))`` with ``r1`` drawn per sample from
+        ``radius_at_m1_km`` and ``slope`` from ``radius_slope``, capped at the scale's
+        ``max_distance_km``; the S radius is ``s_radius_factor`` times it. A station detects
+        an arrival with a logistic probability whose edge is ``detection_edge_fraction`` of
+        the radius wide, the radius scaled per station by a log-normal gain
+        (``station_gain_sigma``, natural log). Small events then dominate, as in real
+        catalogs, and many are seen by the nearest few stations only.
+    b_value, magnitude_range, radius_at_m1_km, radius_slope, s_radius_factor, \
+detection_edge_fraction, station_gain_sigma
+        The magnitude law (see ``magnitude_detection_fraction``); the 12-88 % transition of
+        the logistic detection probability spans ``detection_edge_fraction`` of the radius.
+    magnitude_event_rate_per_hour
+        Event rate range of the samples that use the magnitude law (most of their events are
+        too small to be picked at more than a station or two, as in real data).
+    aftershock_fraction
+        Fraction of events placed as aftershocks of another event of the sample (0: none).
+        Parents are chosen with heavy-tailed weights (a few sequences hold most
+        aftershocks); an aftershock lies within ``cluster_radius_km`` (Gaussian, drawn per
+        sample) of its parent and follows it after an Omori-Utsu delay (``omori_c_s``,
+        exponent ``omori_p``), so that arrivals of events seconds apart interleave.
+    cluster_radius_km, omori_c_s, omori_p
+        The aftershock clustering (see ``aftershock_fraction``).
+    station_static_s
+        Range of the standard deviation (s) of per-station P delays drawn per sample (real
+        stations on different geology than the 1-D model); the S delay is
+        ``static_s_ratio`` times the P delay.
+    static_s_ratio
+        Ratio of S to P station delays.
+    azimuthal_velocity_error
+        Range of the amplitude of a relative travel-time error that varies smoothly with the
+        azimuth from source to station (first and second azimuthal harmonics, phases drawn
+        per sample): 3-D structure seen through a 1-D model, correlated between neighbouring
+        stations.
+    pick_error_distribution
+        ``"normal"`` or ``"laplace"`` (heavier tails) pick-time noise.
+    outlier_fraction
+        Fraction of (P, S) picks displaced by up to ``outlier_spread_s`` (uniform, either
+        sign): picks on a later phase or on noise.
+    outlier_spread_s
+        Largest displacement (s) of an outlier pick.
+    s_miss_fraction
+        Fraction of S arrivals that the picker misses beyond the station dropout (pickers
+        recall fewer S than P).
+    duplicate_fraction
+        Fraction of picks followed by a second pick of the same label 0.3-0.6 s later (two
+        picks on one arrival).
+    regional_arrivals_per_hour
+        Range of the rate of arrivals from outside the network: a plane wave crossing the
+        stations (apparent velocity 6-25 km/s, random azimuth) picked at 40-100 % of them,
+        with a P and, for the slower (regional) ones, an S about 0.7 x the travel time later;
+        false picks for the association.
 
     Examples
     --------
@@ -110,6 +172,28 @@ class SyntheticDayConfig:
     n_queries: int = 192
     n_association_sources: int = 12
     velocity_perturbation: float = 0.08
+    magnitude_detection_fraction: float = 0.0
+    b_value: float = 1.0
+    magnitude_range: tuple[float, float] = (-0.5, 5.0)
+    radius_at_m1_km: tuple[float, float] = (5.0, 20.0)
+    radius_slope: tuple[float, float] = (0.6, 0.8)
+    s_radius_factor: tuple[float, float] = (0.8, 1.2)
+    detection_edge_fraction: float = 0.25
+    station_gain_sigma: float = 0.3
+    aftershock_fraction: float = 0.0
+    cluster_radius_km: tuple[float, float] = (0.5, 6.0)
+    omori_c_s: tuple[float, float] = (1.0, 30.0)
+    omori_p: float = 1.1
+    station_static_s: tuple[float, float] = (0.0, 0.0)
+    static_s_ratio: float = 1.73
+    azimuthal_velocity_error: tuple[float, float] = (0.0, 0.0)
+    pick_error_distribution: str = "normal"
+    outlier_fraction: tuple[float, float] = (0.0, 0.0)
+    outlier_spread_s: float = 1.5
+    s_miss_fraction: float = 0.0
+    duplicate_fraction: float = 0.0
+    regional_arrivals_per_hour: tuple[float, float] = (0.0, 0.0)
+    magnitude_event_rate_per_hour: tuple[float, float] = (0.0, 2000.0)
 
     def __post_init__(self) -> None:
         def check_range(name, lo_min=0.0):
@@ -121,8 +205,28 @@ class SyntheticDayConfig:
         check_range("n_stations", 2)
         for name in ("aperture_km", "elevation_m", "event_rate_per_hour",
                      "false_pick_rate_per_station_hour", "bursts", "detection_radius_km",
-                     "pick_noise_s", "pick_noise_relative"):
+                     "pick_noise_s", "pick_noise_relative", "radius_at_m1_km", "radius_slope",
+                     "s_radius_factor", "cluster_radius_km", "omori_c_s", "station_static_s",
+                     "azimuthal_velocity_error", "regional_arrivals_per_hour",
+                     "magnitude_event_rate_per_hour"):
             check_range(name)
+        check_range("magnitude_range", -10.0)
+        lo, hi = self.outlier_fraction
+        if not (0 <= lo < 1 and 0 <= hi < 1):
+            raise ValueError(f"outlier_fraction: (P, S) fractions in [0, 1), got {(lo, hi)}")
+        object.__setattr__(self, "outlier_fraction", (float(lo), float(hi)))
+        if self.pick_error_distribution not in ("normal", "laplace"):
+            raise ValueError("pick_error_distribution: 'normal' or 'laplace', got "
+                             f"{self.pick_error_distribution!r}")
+        for name in ("magnitude_detection_fraction", "aftershock_fraction", "s_miss_fraction",
+                     "duplicate_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
+        for name in ("b_value", "detection_edge_fraction", "omori_p", "static_s_ratio"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)}")
+        if self.omori_p <= 1:
+            raise ValueError(f"omori_p: must be > 1 (a finite mean delay), got {self.omori_p}")
         check_range("aspect_ratio", 1.0)
         if self.aperture_km[0] <= 0:
             raise ValueError("aperture_km: must be > 0")
@@ -270,12 +374,20 @@ class TrainingGenerator:
 
     def picks(self, station_xyz: np.ndarray, bound, duration_s: float, lead_s: float
               ) -> SyntheticPicks:
-        """Simulate picks of events with origin times in [-lead_s, duration_s]."""
+        """Simulate picks of events with origin times in [-lead_s, duration_s].
+
+        Options of the config that are off (their defaults) draw no random numbers, so a
+        config without them gives the same samples for a seed as before they existed.
+        """
         cfg, rng, sc = self.config, self.rng, self.scale
         region = self.region_of(station_xyz)
         m = len(station_xyz)
         span = duration_s + lead_s
-        rate = rng.uniform(*cfg.event_rate_per_hour) / 3600.0
+        by_magnitude = (cfg.magnitude_detection_fraction > 0
+                        and rng.random() < cfg.magnitude_detection_fraction)
+        rate_range = (cfg.magnitude_event_rate_per_hour if by_magnitude
+                      else cfg.event_rate_per_hour)
+        rate = rng.uniform(*rate_range) / 3600.0
         n_ev = int(rng.poisson(rate * span)) + int(rng.random() < 0.7)
         pad = cfg.padding_km
         ev = np.column_stack([
@@ -284,22 +396,31 @@ class TrainingGenerator:
             rng.uniform(*sc.depth_km, n_ev),
         ])
         origin = rng.uniform(-lead_s, duration_s, n_ev)
+        if cfg.aftershock_fraction > 0 and n_ev > 1:
+            ev, origin = self._aftershocks(ev, origin, lead_s, duration_s)
         inside = ((ev[:, 0] >= region["x_km"][0]) & (ev[:, 0] <= region["x_km"][1])
                   & (ev[:, 1] >= region["y_km"][0]) & (ev[:, 1] <= region["y_km"][1]))
-        lo, hi = cfg.detection_radius_km
-        radius = lo + (hi - lo) * rng.beta(2.0, 3.0, n_ev)
+        if not by_magnitude:
+            lo, hi = cfg.detection_radius_km
+            radius = lo + (hi - lo) * rng.beta(2.0, 3.0, n_ev)
         epi = np.hypot(ev[:, None, 0] - station_xyz[None, :, 0],
                        ev[:, None, 1] - station_xyz[None, :, 1])
         hypo = np.hypot(epi, ev[:, None, 2] - station_xyz[None, :, 2])
         alive = rng.random((n_ev, m)) >= cfg.station_dropout
         reach = epi <= sc.max_distance_km
-        seen = {}
-        for ph in (0, 1):
-            jitter = rng.normal(0, cfg.radius_jitter_km, (n_ev, m))
-            seen[ph] = (hypo + jitter <= radius[:, None]) & alive & reach
+        if by_magnitude:
+            seen = self._detected_by_magnitude(hypo, alive & reach)
+        else:
+            seen = {}
+            for ph in (0, 1):
+                jitter = rng.normal(0, cfg.radius_jitter_km, (n_ev, m))
+                seen[ph] = (hypo + jitter <= radius[:, None]) & alive & reach
+        if cfg.s_miss_fraction > 0:
+            seen[1] &= rng.random((n_ev, m)) >= cfg.s_miss_fraction
         bias = 1.0 + rng.normal(0, cfg.event_bias_relative, n_ev)
         sig_abs = rng.uniform(*cfg.pick_noise_s)
         sig_rel = rng.uniform(*cfg.pick_noise_relative)
+        model_error = self._model_error(ev, station_xyz)
         frames = []
         for ph in (0, 1):
             e_i, s_i = np.nonzero(seen[ph])
@@ -309,7 +430,10 @@ class TrainingGenerator:
                 tt = bound.pair_times(torch.as_tensor(ev[e_i]), torch.as_tensor(s_i),
                                       "PS"[ph]).numpy()
             sigma = (sig_abs + sig_rel * tt) * (1.5 if ph else 1.0)
-            t = origin[e_i] + tt * bias[e_i] + rng.normal(0, 1, len(tt)) * sigma
+            if model_error is not None:
+                relative, static = model_error
+                tt = tt * (1.0 + relative[e_i, s_i]) + static[ph][s_i]
+            t = origin[e_i] + tt * bias[e_i] + self._pick_noise(sigma, ph)
             frames.append(np.column_stack([s_i, t, np.full(len(t), ph), e_i, np.full(len(t), ph)]))
         true = np.concatenate(frames) if frames else np.zeros((0, 5))
         n_picks = np.bincount(true[:, 3].astype(int), minlength=n_ev) if len(true) else \
@@ -336,7 +460,15 @@ class TrainingGenerator:
             bursts.append(np.column_stack([
                 on, tb + rng.normal(0, 0.15, len(on)), rng.integers(0, 2, len(on)),
                 -np.ones(len(on)), -np.ones(len(on))]))
-        allp = np.concatenate([true, coda, false, *bursts])
+        extra = []
+        if cfg.duplicate_fraction > 0:
+            twin = true[rng.random(len(true)) < cfg.duplicate_fraction].copy()
+            twin[:, 1] += rng.uniform(0.3, 0.6, len(twin))
+            twin[:, 3:] = -1
+            extra.append(twin)
+        if cfg.regional_arrivals_per_hour[1] > 0:
+            extra.append(self._regional_arrivals(station_xyz, lead_s, duration_s))
+        allp = np.concatenate([true, coda, false, *bursts, *extra])
         allp = allp[np.argsort(allp[:, 1], kind="stable")]
         return SyntheticPicks(
             station_xyz=station_xyz, event_xyz=ev, event_time=origin, event_active=active,
@@ -344,6 +476,110 @@ class TrainingGenerator:
             pick_phase=allp[:, 2].astype(np.int64), pick_event=allp[:, 3].astype(np.int64),
             pick_true_phase=allp[:, 4].astype(np.int64), region=region,
         )
+
+    # ------------------------------------------------------------------ options
+    def _aftershocks(self, ev: np.ndarray, origin: np.ndarray, lead_s: float,
+                     duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Turn ``aftershock_fraction`` of the events into aftershocks of the others."""
+        cfg, rng, sc = self.config, self.rng, self.scale
+        n = len(ev)
+        child = rng.random(n) < cfg.aftershock_fraction
+        child[np.argmin(origin)] = False  # the earliest event starts a sequence
+        parents = np.flatnonzero(~child)
+        # Heavy-tailed productivity: a few sequences hold most aftershocks.
+        weight = rng.pareto(1.0, len(parents)) + 1.0
+        parent = parents[rng.choice(len(parents), child.sum(), p=weight / weight.sum())]
+        core_km = rng.uniform(*cfg.cluster_radius_km)
+        c_s = rng.uniform(*cfg.omori_c_s)
+        # Omori-Utsu delays: density (t + c)^-p, by inversion of its distribution.
+        u = rng.random(child.sum())
+        delay = c_s * ((1.0 - u) ** (-1.0 / (cfg.omori_p - 1.0)) - 1.0)
+        ev, origin = ev.copy(), origin.copy()
+        ev[child] = ev[parent] + rng.normal(0.0, core_km, (child.sum(), 3))
+        ev[child, 2] = ev[child, 2].clip(*sc.depth_km)
+        origin[child] = origin[parent] + delay
+        late = origin > duration_s  # sequences outlasting the sample: anywhere in it instead
+        origin[late] = rng.uniform(-lead_s, duration_s, late.sum())
+        return ev, origin
+
+    def _detected_by_magnitude(self, hypo_km: np.ndarray, possible: np.ndarray
+                               ) -> dict[int, np.ndarray]:
+        """P and S detection (E, M) by a Gutenberg-Richter magnitude and a radius law."""
+        cfg, rng, sc = self.config, self.rng, self.scale
+        n_ev, m = hypo_km.shape
+        lo, hi = cfg.magnitude_range
+        # Truncated Gutenberg-Richter by inversion.
+        u = rng.random(n_ev)
+        mag = lo - np.log10(1.0 - u * (1.0 - 10.0 ** (-cfg.b_value * (hi - lo)))) / cfg.b_value
+        r1 = rng.uniform(*cfg.radius_at_m1_km)
+        slope = rng.uniform(*cfg.radius_slope)
+        radius_p = np.minimum(r1 * 10.0 ** (slope * (mag - 1.0)), sc.max_distance_km)
+        gain = np.exp(rng.normal(0.0, cfg.station_gain_sigma, m))
+        seen = {}
+        for ph, factor in ((0, 1.0), (1, rng.uniform(*cfg.s_radius_factor))):
+            radius = radius_p[:, None] * factor * gain[None, :]
+            # logistic: the 12-88 % transition (+-2 scales) spans detection_edge_fraction
+            scale = cfg.detection_edge_fraction * radius / 4.0
+            prob = 1.0 / (1.0 + np.exp(np.clip((hypo_km - radius) / scale, -50, 50)))
+            seen[ph] = (rng.random((n_ev, m)) < prob) & possible
+        return seen
+
+    def _model_error(self, ev: np.ndarray, station_xyz: np.ndarray
+                     ) -> tuple[np.ndarray, dict[int, np.ndarray]] | None:
+        """Relative travel-time error by azimuth (E, M) and station delays (s) per phase, or
+        None when both options are off."""
+        cfg, rng = self.config, self.rng
+        if cfg.station_static_s[1] <= 0 and cfg.azimuthal_velocity_error[1] <= 0:
+            return None
+        m = len(station_xyz)
+        static_p = rng.normal(0.0, rng.uniform(*cfg.station_static_s), m)
+        static = {0: static_p, 1: cfg.static_s_ratio * static_p}
+        amplitude = rng.uniform(*cfg.azimuthal_velocity_error)
+        a1, a2 = rng.uniform(0.0, amplitude, 2)
+        phi1, phi2 = rng.uniform(0.0, 2 * np.pi, 2)
+        azimuth = np.arctan2(station_xyz[None, :, 0] - ev[:, None, 0],
+                             station_xyz[None, :, 1] - ev[:, None, 1])
+        relative = a1 * np.cos(azimuth - phi1) + a2 * np.cos(2.0 * (azimuth - phi2))
+        return relative, static
+
+    def _pick_noise(self, sigma_s: np.ndarray, phase: int) -> np.ndarray:
+        """Pick-time errors (s): the configured distribution with standard deviation
+        ``sigma_s``, and outliers displaced uniformly by up to ``outlier_spread_s``."""
+        cfg, rng = self.config, self.rng
+        n = len(sigma_s)
+        if cfg.pick_error_distribution == "laplace":
+            noise = rng.laplace(0.0, 1.0 / np.sqrt(2.0), n) * sigma_s
+        else:
+            noise = rng.normal(0, 1, n) * sigma_s
+        fraction = cfg.outlier_fraction[phase]
+        if fraction > 0:
+            out = rng.random(n) < fraction
+            noise[out] = rng.uniform(-cfg.outlier_spread_s, cfg.outlier_spread_s, out.sum())
+        return noise
+
+    def _regional_arrivals(self, station_xyz: np.ndarray, lead_s: float, duration_s: float
+                           ) -> np.ndarray:
+        """Picks of plane waves from outside the network (false picks for the association)."""
+        cfg, rng = self.config, self.rng
+        m = len(station_xyz)
+        rate = rng.uniform(*cfg.regional_arrivals_per_hour) / 3600.0
+        rows = []
+        for _ in range(int(rng.poisson(rate * (duration_s + lead_s)))):
+            theta = rng.uniform(0.0, 2 * np.pi)
+            velocity = rng.uniform(*REGIONAL_APPARENT_VELOCITY_KM_S)
+            slowness = np.array([np.sin(theta), np.cos(theta)]) / velocity
+            t0 = rng.uniform(-lead_s, duration_s)
+            on = np.flatnonzero(rng.random(m) < rng.uniform(0.4, 1.0))
+            t_p = t0 + station_xyz[on, :2] @ slowness
+            phases = [(t_p, 0)]
+            if velocity < REGIONAL_S_BELOW_KM_S:  # a regional event: its S follows
+                phases.append((t0 + rng.uniform(*REGIONAL_S_DELAY_S)
+                               + station_xyz[on, :2] @ (slowness * cfg.static_s_ratio), 1))
+            for t, ph in phases:
+                label = np.where(rng.random(len(on)) < cfg.wrong_phase_fraction, 1 - ph, ph)
+                rows.append(np.column_stack([on, t + rng.normal(0, 0.1, len(on)), label,
+                                             -np.ones(len(on)), -np.ones(len(on))]))
+        return np.concatenate(rows) if rows else np.zeros((0, 5))
 
     def bind(self, station_xyz: np.ndarray, backend: TravelTimeBackend | None = None):
         """Bind a (random) backend to a layout given in the training frame."""
