@@ -18,6 +18,7 @@ from obspy.core.event import Catalog
 import seisbench_genie
 from seisbench_genie.association import AssociationParams, associate_table, parameter_docs
 from seisbench_genie.association.params import _whole
+from seisbench_genie.association.station_terms import AUTO, self_calibrate
 from seisbench_genie.catalog import build_catalog
 from seisbench_genie.frame import search_frame
 from seisbench_genie.nn.config import ModelScale
@@ -158,7 +159,7 @@ class GENIE(PoochPretrainedModel):
         *,
         velocity_model: Any = None,
         region: dict | None = None,
-        station_terms: pd.DataFrame | None = None,
+        station_terms: pd.DataFrame | str | None = None,
         detection_threshold: float | None = None,
         association_threshold: float = _DEFAULTS.association_threshold,
         min_picks: int = _DEFAULTS.min_picks,
@@ -170,6 +171,7 @@ class GENIE(PoochPretrainedModel):
         detection_chunk_s: float = _DEFAULTS.detection_chunk_s,
         chunk_s: float = _DEFAULTS.chunk_s,
         progress: bool = _DEFAULTS.progress,
+        station_term_iterations: int = _DEFAULTS.station_term_iterations,
         device: str | torch.device | None = None,
         num_threads: int = 1,
         tune_malloc: bool = True,
@@ -196,9 +198,19 @@ class GENIE(PoochPretrainedModel):
             ``depth_km`` range (km). Default: the stations with picks +- the model's margin
             (crustal 20 km, subduction 50 km) and the model's depth range, inside what the
             travel-time backend covers.
-        station_terms : DataFrame, optional
-            ``id``, ``p_term_s``, ``s_term_s``: station delays (s) added to the predicted
-            arrivals.
+        station_terms : DataFrame or "auto", optional
+            Station delays (s) added to the predicted arrivals: a DataFrame ``id``,
+            ``p_term_s``, ``s_term_s`` (missing stations get 0), or ``"auto"`` to estimate
+            them from the picks. With ``"auto"``, GENIE associates once, takes per station
+            and phase the median residual of the picks of the well-constrained events (at
+            least 2 x ``min_picks`` picks or the better-recorded half, and an rms at most
+            twice the median event's), relocates these events with the terms and repeats
+            until the terms settle, removes the P terms' network mean from the P and S terms
+            (a delay common to all arrivals is an origin-time shift; the mean S-P offset is
+            kept), and associates again with these terms, up to ``station_term_iterations``
+            times (:mod:`seisbench_genie.association.station_terms`). Stations with fewer
+            than 5 such residuals of a phase keep 0, and one warning names them. The terms
+            used are the output's ``station_terms``. Default: no terms.
 {association_parameters}
         device : str or torch.device, optional
             Device of the network (default: the model's).
@@ -222,7 +234,9 @@ class GENIE(PoochPretrainedModel):
             latitude, longitude, depth_km, horizontal/depth uncertainty (km), time
             uncertainty (s), n_picks, n_stations, score, rms_s) and ``assignments``
             (:data:`~seisbench_genie.schema.ASSIGNMENT_COLUMNS`: pick_idx = position in the
-            input, event_idx, phase, probability, residual_s).
+            input, event_idx, phase, probability, residual_s) and ``station_terms`` (the
+            terms used: None without, the given DataFrame, or with ``"auto"`` the estimated
+            ``id``, ``p_term_s``, ``s_term_s`` (s) and the residual counts ``n_p``, ``n_s``).
 
         Raises
         ------
@@ -243,7 +257,12 @@ class GENIE(PoochPretrainedModel):
             min_p_and_s_stations=min_p_and_s_stations, require_fit=require_fit,
             verify_candidates=verify_candidates, detection_grids=detection_grids,
             batch_size=batch_size, detection_chunk_s=detection_chunk_s, chunk_s=chunk_s,
-            progress=progress)
+            progress=progress, station_term_iterations=station_term_iterations)
+        auto_terms = isinstance(station_terms, str)
+        if auto_terms and station_terms != AUTO:
+            raise ValueError(f"station_terms: must be a DataFrame, None or {AUTO!r}, got "
+                             f"{station_terms!r}")
+        given_terms = None if auto_terms else station_terms
         num_threads = _whole(num_threads, "num_threads", minimum=1)
         if velocity_model is None:
             velocity_model = self.default_args.get("velocity_model")
@@ -252,14 +271,23 @@ class GENIE(PoochPretrainedModel):
         table = match_stations(table, stations) if len(table) else table
         if len(table) == 0:
             return AssociationOutput(self.name, events=empty_table(EVENT_COLUMNS),
-                                     assignments=empty_table(ASSIGNMENT_COLUMNS))
+                                     assignments=empty_table(ASSIGNMENT_COLUMNS),
+                                     station_terms=given_terms)
         used = np.unique(table["station_index"].to_numpy())
         sub = stations.iloc[used].reset_index(drop=True)
         remap = np.full(len(stations), -1)
         remap[used] = np.arange(len(used))
         table = table.assign(station_index=remap[table["station_index"].to_numpy()])
         frame = search_frame(sub, velocity_model, region, self.scale)
-        bound = frame.backend.bind(sub, projection=frame.projection, station_terms=station_terms)
+
+        def bind(terms: pd.DataFrame | None) -> Any:
+            return frame.backend.bind(sub, projection=frame.projection, station_terms=terms)
+
+        def run(bound: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # torch sparse "beta" notices
+                return associate_table(self.network, bound, frame.region, table, params)
+
         if device is not None:
             self.to(device)
         if tune_malloc:
@@ -267,17 +295,22 @@ class GENIE(PoochPretrainedModel):
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(num_threads)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # torch sparse "beta" notices
-                events, assignments = associate_table(self.network, bound, frame.region, table,
-                                                      params)
+            if auto_terms:
+                (x, y, z), pad = frame.region.bounds(), self.scale.node_spacing_km
+                events, assignments, given_terms = self_calibrate(
+                    run, bind, table, min_picks=params.min_picks,
+                    iterations=params.station_term_iterations,
+                    bounds_km=((x[0] - pad, x[1] + pad), (y[0] - pad, y[1] + pad),
+                               (max(0.0, z[0]), z[1])))
+            else:
+                events, assignments = run(bind(given_terms))
         finally:
             torch.set_num_threads(previous_threads)
         lat, lon = frame.projection.to_geographic(events["x_km"].to_numpy(),
                                                   events["y_km"].to_numpy())
         events = events.assign(latitude=lat, longitude=lon)[EVENT_COLUMNS]
         return AssociationOutput(
-            self.name, events=events, assignments=assignments,
+            self.name, events=events, assignments=assignments, station_terms=given_terms,
             catalog_inputs=(table, sub, self.scale.name))
 
     def associate(self, picks: Any, inventory: Any, **kwargs: Any) -> Catalog:
@@ -293,8 +326,10 @@ class GENIE(PoochPretrainedModel):
 
 
 class AssociationOutput(seisbench.util.ClassifyOutput):
-    """Output of :meth:`GENIE.classify`: ``events`` and ``assignments`` DataFrames, and the
-    ObsPy ``catalog`` built from them on first access (then kept).
+    """Output of :meth:`GENIE.classify`: ``events`` and ``assignments`` DataFrames, the
+    ``station_terms`` used (None, the given DataFrame, or the table estimated with
+    ``station_terms="auto"``: ``id``, ``p_term_s``, ``s_term_s`` in s, ``n_p``, ``n_s``), and
+    the ObsPy ``catalog`` built from the tables on first access (then kept).
 
     The tables are the association's result; the Catalog (one ObsPy object per origin, pick
     and arrival) is a view of them that took 3.0-3.6 s on the 2000-event crustal benchmark
@@ -303,12 +338,13 @@ class AssociationOutput(seisbench.util.ClassifyOutput):
     Examples
     --------
     >>> out = AssociationOutput("GENIE", events=pd.DataFrame(), assignments=pd.DataFrame())
-    >>> len(out.catalog)
-    0
+    >>> len(out.catalog), out.station_terms
+    (0, None)
     """
 
-    def __init__(self, creator: str, catalog_inputs: tuple | None = None, **kwargs: Any):
-        super().__init__(creator, **kwargs)
+    def __init__(self, creator: str, catalog_inputs: tuple | None = None,
+                 station_terms: pd.DataFrame | None = None, **kwargs: Any):
+        super().__init__(creator, station_terms=station_terms, **kwargs)
         self._catalog_inputs = catalog_inputs
         self._catalog: Catalog | None = None
 
