@@ -1,4 +1,5 @@
-"""The ``seisbench-genie`` command line (subcommands ``train`` and ``benchmark``).
+"""The ``seisbench-genie`` command line (subcommands ``train``, ``benchmark`` and
+``benchmark-real``).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``func`` (called with the parsed arguments, returning an exit status). To add a
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "seisbench_genie.training.cli",
     "seisbench_genie.benchmark.cli",
+    "seisbench_genie.benchmark.real_cli",
 )
 
 

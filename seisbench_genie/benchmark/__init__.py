@@ -9,7 +9,9 @@ Python::
 
 Submodules: :mod:`.runner` (grid, scoring), :mod:`.protocol` (subprocess file contract),
 :mod:`.peers` (peer venv, PyOcto/GaMMA settings), :mod:`.genie_runner` (GENIE subprocess),
-:mod:`.report` (CSV/Markdown), :mod:`.plots` (figures), :mod:`.cli` (``benchmark`` subcommand).
+:mod:`.report` (CSV/Markdown), :mod:`.plots` (figures), :mod:`.cli` (``benchmark`` subcommand);
+on real picks: :mod:`.real` (inputs, matching, scores), :mod:`.real_runner`, :mod:`.real_report`,
+:mod:`.real_cli` (``benchmark-real`` subcommand).
 Attributes are imported lazily so that the subprocess entry points stay light.
 """
 
