@@ -296,12 +296,10 @@ class GENIE(PoochPretrainedModel):
         torch.set_num_threads(num_threads)
         try:
             if auto_terms:
-                (x, y, z), pad = frame.region.bounds(), self.scale.node_spacing_km
                 events, assignments, given_terms = self_calibrate(
                     run, bind, table, min_picks=params.min_picks,
                     iterations=params.station_term_iterations,
-                    bounds_km=((x[0] - pad, x[1] + pad), (y[0] - pad, y[1] + pad),
-                               (max(0.0, z[0]), z[1])))
+                    bounds_km=frame.region.location_bounds(self.scale.node_spacing_km))
             else:
                 events, assignments = run(bind(given_terms))
         finally:

@@ -131,6 +131,4 @@ class NodeGrid:
 
     def location_bounds(self) -> tuple[tuple[float, float], ...]:
         """Bounds of a location: the region +- one node spacing horizontally, depth >= 0."""
-        r, pad = self.region, self.scale.node_spacing_km
-        return ((r.x_km[0] - pad, r.x_km[1] + pad), (r.y_km[0] - pad, r.y_km[1] + pad),
-                (max(0.0, r.depth_km[0]), r.depth_km[1]))
+        return self.region.location_bounds(self.scale.node_spacing_km)

@@ -30,6 +30,18 @@ class Region:
         """The three (low, high) ranges: x, y, depth (km)."""
         return (self.x_km, self.y_km, self.depth_km)
 
+    def location_bounds(self, pad_km: float) -> tuple[tuple[float, float], ...]:
+        """Bounds of a location: the region +- ``pad_km`` horizontally, depth >= 0 (km).
+
+        Examples
+        --------
+        >>> Region((-10.0, 10.0), (-5.0, 5.0), (0.0, 30.0)).location_bounds(2.0)[0]
+        (-12.0, 12.0)
+        """
+        return ((self.x_km[0] - pad_km, self.x_km[1] + pad_km),
+                (self.y_km[0] - pad_km, self.y_km[1] + pad_km),
+                (max(0.0, self.depth_km[0]), self.depth_km[1]))
+
 
 def _doc(text: str) -> dict[str, str]:
     return {"doc": " ".join(text.split())}
