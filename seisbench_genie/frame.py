@@ -95,7 +95,8 @@ def search_frame(stations: pd.DataFrame, velocity_model: Any, region: dict | Non
     projection = (given.default_projection(stations) if given is not None
                   else LocalProjection.centred_on(stations))
     search = _region(region, projection, stations, scale, given)
-    backend = given if given is not None else _layered(velocity_model, search, scale)
+    backend = (given if given is not None
+               else _layered(velocity_model, search, scale, stations, projection))
     if backend.max_depth_km is not None and search.depth_km[1] > backend.max_depth_km:
         raise ValueError(
             f"region: depth_km reaches {search.depth_km[1]} km but the travel-time table "
@@ -103,13 +104,23 @@ def search_frame(stations: pd.DataFrame, velocity_model: Any, region: dict | Non
     return SearchFrame(projection, search, backend)
 
 
-def _layered(velocity_model: Any, region: Region, scale: ModelScale) -> TravelTimeBackend:
-    """A ``layered`` backend for a 1-D model, reaching across the region."""
+def _layered(velocity_model: Any, region: Region, scale: ModelScale, stations: pd.DataFrame,
+             projection: LocalProjection) -> TravelTimeBackend:
+    """A ``layered`` backend for a 1-D model, reaching across the region and from it to
+    every station it can pair with (up to the model's largest distance)."""
     frame = pd.DataFrame(velocity_model)
     diag = float(np.hypot(region.x_km[1] - region.x_km[0], region.y_km[1] - region.y_km[0]))
+    # A small region far from some stations: the table must still reach them (the factor
+    # and the pad leave room for nodes and locations up to a node spacing outside it). For
+    # a region around the stations this is at most its diagonal.
+    x, y = (np.asarray(v) for v in projection.to_local(stations["latitude"],
+                                                       stations["longitude"]))
+    far = float(np.hypot(np.maximum(np.abs(x - region.x_km[0]), np.abs(x - region.x_km[1])),
+                         np.maximum(np.abs(y - region.y_km[0]),
+                                    np.abs(y - region.y_km[1]))).max())
+    reach = min(max(diag, far), scale.max_distance_km)
     return get("layered", model=validate_velocity_model(frame),
-               max_distance_km=float(np.ceil(
-                   min(diag, scale.max_distance_km) * TABLE_DISTANCE_FACTOR + TABLE_PAD_KM)),
+               max_distance_km=float(np.ceil(reach * TABLE_DISTANCE_FACTOR + TABLE_PAD_KM)),
                max_depth_km=float(np.ceil(region.depth_km[1] + TABLE_DEPTH_PAD_KM)))
 
 

@@ -265,7 +265,8 @@ def pick_table(picks: Any, argument: str = "picks") -> pd.DataFrame:
     keep = np.ones(n, dtype=bool)
 
     labels = raw["phase"]
-    phase = labels.map(lambda x: PHASE_ALIASES.get(x) if isinstance(x, str) else None)
+    # Labels are compared without surrounding whitespace ("p " from fixed-width files is "p").
+    phase = labels.map(lambda x: PHASE_ALIASES.get(x.strip()) if isinstance(x, str) else None)
     bad_phase = phase.isna().to_numpy(bool)
     if bad_phase.any():
         names = sorted({_label(x) for x in pd.unique(labels[bad_phase].to_numpy(dtype=object))})

@@ -129,3 +129,26 @@ def test_regions_outside_the_3d_grid_are_refused_by_name(model, grid3d, stations
         search_frame(stations, grid3d, {"depth_km": (0.0, 35.0)}, model.scale)
     with pytest.raises(ValueError, match="velocity_model"):
         search_frame(stations, None, None, model.scale)
+
+
+def test_a_small_region_far_from_stations_gets_a_table_that_reaches_them(model, stations, day,
+                                                                          layers):
+    """A region much smaller than the station spread: the 1-D table is built to reach every
+    station from it (a table sized by the region alone stopped the run with an error about
+    its distance range)."""
+    picks, _ = day
+    lat, lon = STATION_CENTRE[0] + 0.3, STATION_CENTRE[1]  # 33 km north of the stations' centre
+    region = {"latitude": (lat - 0.02, lat + 0.02), "longitude": (lon - 0.02, lon + 0.02)}
+    frame = search_frame(stations, layers, region, model.scale)
+    x, y = frame.projection.to_local(stations["latitude"], stations["longitude"])
+    farthest = np.hypot(x - np.mean(frame.region.x_km), y - np.mean(frame.region.y_km)).max()
+    diagonal = np.hypot(np.ptp(frame.region.x_km), np.ptp(frame.region.y_km))
+    assert 1.3 * diagonal + 50.0 < farthest  # a table sized by the region would stop short
+    assert frame.backend.max_distance_km > farthest
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = model.classify(picks[["station", "phase", "time"]], stations,
+                             velocity_model=layers, region=region)
+    bounds = frame.region.location_bounds(model.scale.node_spacing_km)
+    x, y = frame.projection.to_local(out.events["latitude"], out.events["longitude"])
+    assert ((x >= bounds[0][0] - 1e-6) & (x <= bounds[0][1] + 1e-6)).all()

@@ -356,3 +356,13 @@ def test_station_positions_with_duplicate_ids_and_custom_index():
     assert station_positions(["A.B", "A.C.", "A.D."], st).tolist() == [0, 1, -1]
     assert station_positions([], st).tolist() == []
     assert station_positions(["A.B."], st.iloc[:0]).tolist() == [-1]
+
+
+def test_phase_labels_with_surrounding_whitespace_are_kept():
+    """Labels read from fixed-width files ("p ", " S") are the same phases, not unknown ones."""
+    df = pd.DataFrame({"station": ["XX.A.", "XX.A.", "XX.B."], "phase": ["p ", " S", "Pg\t"],
+                       "time": [1.0, 2.0, 3.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "unsupported phase" warning
+        table = pick_table(df)
+    assert table["phase"].tolist() == ["P", "S", "P"]
