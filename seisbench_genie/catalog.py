@@ -14,7 +14,8 @@ Layout of the catalog built by :func:`build_catalog`::
         │                time_weight = association probability;
         │                extra: genie:association_probability, genie:pick_probability
         └── Pick  smi:seisbench_genie/<run>/pick/<pick_idx>
-                  time, waveform_id (NET.STA.LOC), phase_hint, evaluation_mode="automatic"
+                  time, time_errors.uncertainty (s), waveform_id (NET.STA.LOC), phase_hint,
+                  evaluation_mode="automatic"
 
 ``event_type_certainty`` is ``"suspected"``: GENIE events are automatic, unreviewed
 detections. The picker probability sits on the Arrival (``genie:pick_probability``) by default
@@ -60,6 +61,14 @@ KM_PER_DEG = 6371.0 * np.pi / 180.0
 """Kilometres per degree of arc on the 6371 km sphere used for distances and errors."""
 
 PICK_REQUIRED = ["pick_idx", "station", "phase", "time"]
+
+#: One-sigma pick-time uncertainty (s) given to a pick whose input carries none (no
+#: ``time_uncertainty_s``, no SeisBench start/end times), by phase. About twice the spread
+#: of deep-learning picks around analyst picks on curated test sets (PhaseNet, Zhu & Beroza
+#: 2019: a few hundredths of a second for P, about 0.1 s for S), rounded up because automatic
+#: picks on continuous data are noisier; S is twice P as its onset is read in the P coda.
+#: NonLinLoc and HypoDD weight picks by it, and too small a value over-weights outliers.
+DEFAULT_PICK_UNCERTAINTY_S = {"P": 0.1, "S": 0.2}
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +309,10 @@ def build_catalog(
         probability 0-1), ``residual_s`` (observed minus predicted time, s).
     picks
         Pick table from :func:`~seisbench_genie.picks.pick_table` (``pick_idx``, ``station``,
-        ``phase``, ``time`` in POSIX s, optional ``probability``). Picks are matched to
+        ``phase``, ``time`` in POSIX s, optional ``probability`` and ``time_uncertainty_s``:
+        one-sigma pick-time error in s, e.g. from
+        :func:`~seisbench_genie.picks.pick_time_uncertainties`; NaN or absent ->
+        :data:`DEFAULT_PICK_UNCERTAINTY_S` of the pick's phase). Picks are matched to
         ``stations`` by their ``station`` id with
         :func:`~seisbench_genie.picks.station_positions`; a ``station_index`` column is
         ignored (it may index a different table). Picks at unknown stations still get a Pick
@@ -412,6 +424,12 @@ def build_catalog(
         raise ValueError("picks: associated pick(s) with a missing/non-finite 'time'")
     a_pick_prob = _column(picks, "probability")[pk_pos]
     a_pick_phase = picks["phase"].astype(str).to_numpy(dtype=object)[pk_pos]
+    a_pick_unc = _column(picks, "time_uncertainty_s")[pk_pos]
+    a_pick_unc = np.where(
+        np.isfinite(a_pick_unc) & (a_pick_unc >= 0),
+        a_pick_unc,
+        pd.Series(a_pick_phase, dtype=object).map(DEFAULT_PICK_UNCERTAINTY_S).to_numpy(float),
+    )
     if "phase" in assignments.columns:
         a_phase = assignments["phase"].to_numpy(dtype=object)
         a_phase = np.where(pd.isna(a_phase), a_pick_phase, a_phase).astype(str)
@@ -467,8 +485,8 @@ def build_catalog(
     l_pick_phase = a_pick_phase[order].astype(str).tolist()
     l_phase = a_phase[order].astype(str).tolist()
     l_dup = dup_pick[order].tolist()
-    l_prob, l_pick_prob, l_res, l_dist, l_az = (
-        _none_list(x[order]) for x in (a_prob, a_pick_prob, a_res, a_dist, a_az)
+    l_prob, l_pick_prob, l_res, l_dist, l_az, l_unc = (
+        _none_list(x[order]) for x in (a_prob, a_pick_prob, a_res, a_dist, a_az, a_pick_unc)
     )
 
     h_unc = _column(events, "horizontal_uncertainty_km")
@@ -523,6 +541,7 @@ def build_catalog(
                 pick = make_pick(
                     resource_id=pick_rid,
                     time=UTCDateTime(l_time[j]),
+                    time_errors=_qe(l_unc[j]),
                     waveform_id=make_wid(
                         network_code=net, station_code=sta, location_code=loc, channel_code=cha
                     ),

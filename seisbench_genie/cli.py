@@ -1,5 +1,5 @@
-"""The ``seisbench-genie`` command line (subcommands ``train``, ``benchmark`` and
-``benchmark-real``).
+"""The ``seisbench-genie`` command line (subcommands ``train``, ``benchmark``,
+``benchmark-real``, ``associate`` and ``relocate``).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds its
 parser and sets ``func`` (called with the parsed arguments, returning an exit status). To add a
@@ -17,6 +17,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "seisbench_genie.training.cli",
     "seisbench_genie.benchmark.cli",
     "seisbench_genie.benchmark.real_cli",
+    "seisbench_genie.runs.cli",
+    "seisbench_genie.relocation.cli",
 )
 
 

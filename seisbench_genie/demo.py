@@ -1,17 +1,24 @@
-"""``python -m seisbench_genie.demo``: associate a synthetic day with the pretrained model.
+"""``python -m seisbench_genie.demo`` (``make demo``): associate a synthetic day with the
+pretrained model and write what a seismologist looks at.
 
 Makes a southern-California day after Puente et al. (2025) (the crustal scenario: 80 stations,
 Hadley & Kanamori model, 100 events, 30 % false picks), turns it into a SeisBench PickList,
-runs ``GENIE.from_pretrained("crustal").classify`` and prints a summary (events found, picks
-associated, runtime), the first events with their origin times in UTC, the scores against
-the ground truth and where the QuakeML catalogue was written.
+runs ``GENIE.from_pretrained("crustal").classify`` and prints a summary: the day's span in UTC,
+events found, picks associated, runtime, the first events and the scores against the ground
+truth. Into the output folder (default ``./genie_demo_output``) it writes the QuakeML catalog,
+the CSV tables (events, assignments, picks, stations) and the figures of
+:mod:`seisbench_genie.plot` (map and depth sections, record section of the best-recorded
+event, association overview), and names every file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,22 +70,96 @@ def event_table(events: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+#: Default output folder of the demo (relative to the working directory).
+DEFAULT_OUT_DIR = "genie_demo_output"
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp)`` on a temporary name in ``path``'s folder, then rename to ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_outputs(out: Any, picks: pd.DataFrame, stations: pd.DataFrame,
+                  velocity_model: pd.DataFrame, out_dir: str | Path) -> list[Path]:
+    """Write the catalog, the tables and the figures of one association into ``out_dir``.
+
+    Parameters
+    ----------
+    out
+        The output of :meth:`~seisbench_genie.GENIE.classify`.
+    picks
+        The picks given to ``classify`` as a DataFrame (``station``, ``phase``, ``time`` in
+        POSIX s), in the same order (``pick_idx`` in the assignments is a row position).
+    stations
+        Station table (``id``, ``latitude``, ``longitude``, ``elevation`` in m).
+    velocity_model
+        The 1-D model (layer tops ``depth_km``, ``vp``, ``vs``) for the record section's
+        moveout curves.
+    out_dir
+        Output folder, created when missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``catalog.xml`` (QuakeML), ``events.csv``, ``assignments.csv``, ``picks.csv``,
+        ``stations.csv``, ``catalog_map.png``, ``record_section.png`` (only when an event
+        was found) and ``association_overview.png``.
+
+    Examples
+    --------
+    >>> write_outputs(out, scn.picks, scn.stations, scn.velocity_model, "out")  # doctest: +SKIP
+    """
+    from seisbench_genie import plot
+    from seisbench_genie.catalog import NSMAP
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    events = out.events.assign(time_utc=format_utc(out.events["time"]))
+    table = picks[["station", "phase", "time"]].assign(
+        pick_idx=np.arange(len(picks)), time_utc=format_utc(picks["time"]))
+    written = [
+        _write_atomic(folder / "catalog.xml", lambda p: out.catalog.write(
+            str(p), format="QUAKEML", nsmap=NSMAP)),
+        _write_atomic(folder / "events.csv", lambda p: events.to_csv(p, index=False)),
+        _write_atomic(folder / "assignments.csv",
+                      lambda p: out.assignments.to_csv(p, index=False)),
+        _write_atomic(folder / "picks.csv", lambda p: table.to_csv(p, index=False)),
+        _write_atomic(folder / "stations.csv", lambda p: stations.to_csv(p, index=False)),
+        plot.save_figure(plot.plot_catalog(out.events, stations), folder / "catalog_map.png"),
+    ]
+    if len(out.events):
+        written.append(plot.save_figure(
+            plot.plot_record_section(out.events, out.assignments, picks, stations,
+                                     velocity_model=velocity_model),
+            folder / "record_section.png"))
+    written.append(plot.save_figure(
+        plot.plot_association_overview(out.events, out.assignments, picks, stations),
+        folder / "association_overview.png"))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo (see the module docstring); returns 0.
 
     Examples
     --------
-    >>> main(["--events", "20", "--out", "demo.xml"])  # doctest: +SKIP
+    >>> main(["--events", "20", "--out-dir", "demo_out"])  # doctest: +SKIP
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100, help="events in the day")
     parser.add_argument("--noise", type=float, default=0.3, help="false picks / true picks")
     parser.add_argument("--show", type=int, default=10, help="events to list")
-    parser.add_argument("--out", default="demo_catalog.xml", help="QuakeML output file")
+    parser.add_argument("--out-dir", default=DEFAULT_OUT_DIR,
+                        help=f"output folder (default ./{DEFAULT_OUT_DIR})")
     args = parser.parse_args(argv)
 
     from seisbench_genie import GENIE
-    from seisbench_genie.catalog import NSMAP
     from seisbench_genie.metrics import evaluate
     from seisbench_genie.synthetic import make_scenario
 
@@ -106,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
           f"recall {scores.event_recall:.3f}, F1 {scores.event_f1:.3f}; picks F1 "
           f"{scores.pick_f1:.3f}; median epicentral error {scores.epicentral_error_km:.2f} km, "
           f"depth error {scores.depth_error_km:.2f} km")
-    out.catalog.write(args.out, format="QUAKEML", nsmap=NSMAP)
-    print(f"QuakeML catalog ({len(out.catalog)} events) written to {args.out}")
+    written = write_outputs(out, scn.picks, scn.stations, scn.velocity_model, args.out_dir)
+    print(f"\nWritten to {Path(args.out_dir).resolve()}:")
+    for path in written:
+        print(f"  {path.name}")
     return 0
 
 

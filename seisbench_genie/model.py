@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import pickle
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,14 @@ from seisbench_genie.catalog import build_catalog
 from seisbench_genie.frame import search_frame
 from seisbench_genie.nn.config import ModelScale
 from seisbench_genie.nn.network import GENIENetwork
-from seisbench_genie.picks import match_stations, pick_table
-from seisbench_genie.pretrained import PoochPretrainedModel
+from seisbench_genie.picks import (
+    match_stations,
+    pick_table,
+    pick_time_uncertainties,
+    set_aside_stray_picks,
+    station_positions,
+)
+from seisbench_genie.pretrained import PoochPretrainedModel, file_sha256
 from seisbench_genie.runtime import tune_malloc as _tune_malloc
 from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS, empty_table
 from seisbench_genie.stations import station_table
@@ -91,8 +100,10 @@ class GENIE(PoochPretrainedModel):
     def save(self, path: str | Path, weights_docstring: str = "", version_str: str | None = None,
              training: dict | None = None, validation: dict | None = None) -> None:
         """Write ``<path>.pt[.v<N>]`` (state dict) and ``<path>.json[.v<N>]`` (metadata with
-        the model's scale, depth range, expected velocity-model type, code version, and the
-        training config and validation scores when given).
+        the model's scale, depth range, expected velocity-model type, code version, the
+        sha256 of the ``.pt`` file (checked by :meth:`load`), and the training config and
+        validation scores when given). The metadata is written to a temporary name, then
+        renamed.
 
         Examples
         --------
@@ -106,7 +117,7 @@ class GENIE(PoochPretrainedModel):
             super().save(path, weights_docstring=weights_docstring, version_str=version_str)
         finally:
             self.default_args = own_args
-        json_path, _ = self._get_weights_file_paths(path, version_str)
+        json_path, pt_path = self._get_weights_file_paths(path, version_str)
         meta = json.loads(Path(json_path).read_text())
         meta.update({
             "format": WEIGHT_FORMAT, "version": version_str or "1",
@@ -115,18 +126,24 @@ class GENIE(PoochPretrainedModel):
             "scale": self.scale.to_dict(), "depth_km": list(self.scale.depth_km),
             "velocity_model_type": self.velocity_model_type,
             "n_parameters": sum(p.numel() for p in self.parameters()),
+            "weights_sha256": file_sha256(pt_path),
         })
         meta["default_args"] = _jsonable(self.default_args)
         if training is not None:
             meta["training"] = _jsonable(training)
         if validation is not None:
             meta["validation"] = _jsonable(validation)
-        Path(json_path).write_text(json.dumps(meta, indent=2))
+        tmp = Path(f"{json_path}.tmp")
+        tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, json_path)
 
     @classmethod
     def load(cls, path: str | Path, version_str: str | None = None, **kwargs: Any) -> GENIE:
         """Load weights written by :meth:`save`; files of another format or made for another
-        model scale raise a ``ValueError`` naming the problem.
+        model scale, a ``.pt`` file that cannot be read (truncated, corrupt), or one whose
+        sha256 differs from the one :meth:`save` recorded raise a ``ValueError`` naming the
+        problem and the file. (Weights from :meth:`from_pretrained` are checked against the
+        package's registry instead.)
 
         Examples
         --------
@@ -137,19 +154,33 @@ class GENIE(PoochPretrainedModel):
             raise ValueError(f"path: no GENIE weights at {json_path} / {pt_path}")
         try:
             meta = json.loads(Path(json_path).read_text())
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{json_path}: not a JSON weight description ({err})") from err
         if meta.get("format") != WEIGHT_FORMAT:
             raise ValueError(f"{json_path}: unknown weight format {meta.get('format')!r}; "
                              f"expected {WEIGHT_FORMAT!r} (written by GENIE.save)")
         try:
-            return super().load(path, version_str=version_str, **kwargs)
-        except RuntimeError as err:  # state-dict shape/key mismatch
+            model = super().load(path, version_str=version_str, **kwargs)
+        except (OSError, EOFError, UnicodeDecodeError, pickle.UnpicklingError) as err:
+            raise ValueError(f"{pt_path}: cannot be read as PyTorch weights (truncated or "
+                             f"corrupt file?): {type(err).__name__} {err}") from err
+        except RuntimeError as err:  # state-dict shape/key mismatch, or not a weight archive
+            if "state_dict" not in str(err):
+                raise ValueError(
+                    f"{pt_path}: cannot be read as PyTorch weights (truncated or corrupt "
+                    f"file?): {str(err).splitlines()[0]}") from err
             raise ValueError(
                 f"{pt_path}: weights do not fit the model described in {json_path} (scale "
                 f"{meta.get('scale', {}).get('name')!r}, hidden {meta.get('model_args', {}).get('hidden')}, signed residuals "
                 f"{meta.get('model_args', {}).get('signed_residuals', False)}); "
                 f"were they made for another model? ({str(err).splitlines()[0]})") from err
+        expected = meta.get("weights_sha256")  # absent in files saved before it was recorded
+        actual = file_sha256(pt_path)
+        if expected is not None and actual != expected:
+            raise ValueError(
+                f"{pt_path}: sha256 {actual} differs from {expected}, recorded in {json_path} "
+                f"when the weights were saved: the file was changed or replaced since")
+        return model
 
     # ------------------------------------------------------------------ inference
     def classify(
@@ -184,7 +215,10 @@ class GENIE(PoochPretrainedModel):
             SeisBench ``PickList`` / list of ``Pick``, or a DataFrame with ``station``,
             ``phase``, ``time`` (UTCDateTime, datetime64 or POSIX s) and optional
             ``probability``. P/S variants (p, Pg, Pn, s, Sg, Sn) are mapped; other labels are
-            ignored with one warning.
+            ignored with one warning. Picks at times outside 1900-2200 UTC, or in a group of
+            fewer than ``min_picks`` picks more than a day from every other pick, are set
+            aside with one warning naming them (:func:`seisbench_genie.picks.stray_picks`);
+            docs/reliability.md lists what each kind of bad input does.
         inventory
             ObsPy Inventory or DataFrame ``id``, ``latitude``, ``longitude``, ``elevation``
             (m); ids "NET.STA.LOC" with an empty-location fallback.
@@ -267,8 +301,23 @@ class GENIE(PoochPretrainedModel):
         if velocity_model is None:
             velocity_model = self.default_args.get("velocity_model")
         stations = station_table(inventory, "inventory")
+        if isinstance(picks, Iterator):  # read twice: the picks, then their uncertainties
+            picks = list(picks)
         table = pick_table(picks)
+        # Per-pick time uncertainty (s, NaN: per-phase default) for the Catalog's picks.
+        table = table.assign(time_uncertainty_s=pick_time_uncertainties(picks)[
+            table["pick_idx"].to_numpy()] if len(table) else np.zeros(0))
+        if len(table) and (station_positions(table["station"], stations) < 0).all():
+            ids = pd.unique(table["station"].to_numpy(dtype=object))
+            raise ValueError(
+                f"inventory: none of the {len(ids)} station id(s) of the picks "
+                f"({[str(i) for i in ids[:5]]}) is in the inventory "
+                f"({stations['id'].head(5).tolist() if len(stations) else 'no stations'}); ids "
+                f"are matched as NET.STA.LOC (NET.STA matches NET.STA.)")
         table = match_stations(table, stations) if len(table) else table
+        # Picks at implausible times or isolated by more than a day: warned, not associated
+        # (they would stretch the window grid over the whole gap).
+        table = set_aside_stray_picks(table, params.min_picks)
         if len(table) == 0:
             return AssociationOutput(self.name, events=empty_table(EVENT_COLUMNS),
                                      assignments=empty_table(ASSIGNMENT_COLUMNS),

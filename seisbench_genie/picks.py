@@ -313,6 +313,131 @@ def pick_table(picks: Any, argument: str = "picks") -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+#: Pick times (POSIX s, UTC) taken as plausible: 1900-01-01 to 2200-01-01. Digital seismic
+#: recording and relative times (seconds from 0) lie well inside; milliseconds passed as
+#: seconds land near year 55,000 (1.7e12 s) and microseconds further still.
+PLAUSIBLE_TIME_S = (-2208988800.0, 7258118400.0)
+#: A group of picks separated from every other pick by more than this (s, one day) shares no
+#: event with them: the largest travel time GENIE searches (S at the subduction model's
+#: ~1000 km) is a few minutes.
+ISOLATION_GAP_S = 86400.0
+
+
+def stray_picks(time_s: Any, min_picks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Picks far outside the bulk of the input, which no event can hold.
+
+    Two rules: (1) a time outside :data:`PLAUSIBLE_TIME_S` (1900-2200 UTC; e.g. 1e12 s,
+    milliseconds passed as seconds, or a corrupt timestamp); (2) among the other picks, a
+    group of fewer than ``min_picks`` picks separated from every other pick by gaps longer
+    than :data:`ISOLATION_GAP_S` (a day): an event needs ``min_picks`` picks within a few
+    minutes, so such a group holds none, while leaving it in would stretch the window grid
+    over the whole gap.
+
+    Parameters
+    ----------
+    time_s
+        Pick times, POSIX s (float64, finite).
+    min_picks
+        The association's minimum number of picks per event.
+
+    Returns
+    -------
+    implausible, isolated : numpy.ndarray
+        Boolean masks (one value per pick) for rules (1) and (2); disjoint.
+
+    Examples
+    --------
+    >>> t = [1e9 + k for k in range(12)] + [1e9 + 5 * 86400.0, 1e12]
+    >>> implausible, isolated = stray_picks(t, min_picks=10)
+    >>> implausible.nonzero()[0].tolist(), isolated.nonzero()[0].tolist()
+    ([13], [12])
+    """
+    t = np.asarray(time_s, dtype=np.float64)
+    implausible = ~((t >= PLAUSIBLE_TIME_S[0]) & (t < PLAUSIBLE_TIME_S[1]))
+    isolated = np.zeros(len(t), dtype=bool)
+    rows = np.flatnonzero(~implausible)
+    if len(rows) > 1:
+        order = rows[np.argsort(t[rows], kind="stable")]
+        group = np.concatenate([[0], np.cumsum(np.diff(t[order]) > ISOLATION_GAP_S)])
+        size = np.bincount(group)
+        if len(size) > 1:  # a single group is the bulk, whatever its size
+            isolated[order] = size[group] < min_picks
+    return implausible, isolated
+
+
+def _time_text(t: float) -> str:
+    """``"2024-01-01T00:00:00.000000Z"`` for a plausible time, ``"1000000000000 s"`` otherwise."""
+    if PLAUSIBLE_TIME_S[0] <= t < PLAUSIBLE_TIME_S[1]:
+        return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{t:.15g} s"
+
+
+def set_aside_stray_picks(picks: pd.DataFrame, min_picks: int,
+                          argument: str = "picks") -> pd.DataFrame:
+    """Drop the picks of :func:`stray_picks` from a pick table, with one warning naming how
+    many there are and their times; raise when no pick time is plausible.
+
+    Parameters
+    ----------
+    picks
+        Pick table (``time`` in POSIX s), as from :func:`pick_table`.
+    min_picks
+        The association's minimum number of picks per event.
+    argument
+        Name of the argument, used in the messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``picks`` without the stray picks (same columns, a fresh RangeIndex).
+
+    Raises
+    ------
+    ValueError
+        When every pick time is outside :data:`PLAUSIBLE_TIME_S` (times in milliseconds or
+        microseconds?).
+
+    Warns
+    -----
+    UserWarning
+        Once, with the number of stray picks, up to 5 of their times and their ``pick_idx``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> picks = pd.DataFrame({"pick_idx": range(4), "time": [1e9, 1e9 + 1, 1e9 + 2, 1e12]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     kept = set_aside_stray_picks(picks, min_picks=3)
+    >>> len(kept), str(caught[0].message)[:59]
+    (3, 'picks: 1 pick(s) set aside, not associated: 1000000000000 s')
+    """
+    t = picks["time"].to_numpy(dtype=np.float64)
+    implausible, isolated = stray_picks(t, min_picks)
+    if len(t) and implausible.all():
+        raise ValueError(
+            f"{argument}: every pick time is outside 1900-2200 UTC (from "
+            f"{_time_text(t.min())} to {_time_text(t.max())}); times must be POSIX seconds: "
+            f"were milliseconds or microseconds given?"
+        )
+    stray = implausible | isolated
+    if not stray.any():
+        return picks
+    order = np.argsort(t[stray], kind="stable")
+    times = t[stray][order]
+    idx = picks["pick_idx"].to_numpy()[stray][order]
+    shown = ", ".join(f"{_time_text(x)} (pick_idx {i})" for x, i in zip(times[:5], idx[:5], strict=True))
+    more = f" and {len(times) - 5} more" if len(times) > 5 else ""
+    _warn(
+        f"{argument}: {int(stray.sum())} pick(s) set aside, not associated: {shown}{more}; "
+        f"{int(implausible.sum())} at times outside 1900-2200 UTC (milliseconds given as "
+        f"seconds, or a corrupt time?), {int(isolated.sum())} in groups of fewer than "
+        f"min_picks={min_picks} picks more than {ISOLATION_GAP_S / 3600:g} h from any "
+        f"other pick"
+    )
+    return picks[~stray].reset_index(drop=True)
+
+
 def _canonical_ids(ids: pd.Series) -> pd.Series:
     """``"NET.STA"`` -> ``"NET.STA."``; ``"NET.STA.LOC.CHA"`` -> ``"NET.STA.LOC"``."""
     ids = ids.astype(str)
@@ -427,3 +552,61 @@ def match_stations(picks: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
         )
         out = out[~unknown]
     return out.reset_index(drop=True)
+
+
+def pick_time_uncertainties(picks: Any) -> np.ndarray:
+    """One-sigma time uncertainty of each input pick (s), NaN where the input gives none.
+
+    Parameters
+    ----------
+    picks
+        The same input as :func:`pick_table`. A DataFrame's ``time_uncertainty_s`` column
+        (s) is used where finite and >= 0; elsewhere, and for SeisBench
+        :class:`~seisbench.util.Pick` objects (a ``time_uncertainty_s`` attribute wins when
+        set), half the width between ``start_time`` and ``end_time``: the span in which the
+        picker's probability stays above its detection threshold, so half of it is a
+        picker-given +- bound around the peak. A missing, zero or negative width gives NaN
+        (the Catalog then uses a per-phase default, see
+        :data:`seisbench_genie.catalog.DEFAULT_PICK_UNCERTAINTY_S`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 seconds, one value per input pick, indexed like ``pick_idx`` of
+        :func:`pick_table`; empty for inputs that :func:`pick_table` rejects. An iterator
+        is consumed: pass a list to call both functions.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"station": ["A.B.", "A.B."], "phase": ["P", "S"],
+    ...                    "time": [10.0, 12.0], "start_time": [9.9, 11.6],
+    ...                    "end_time": [10.1, 12.4]})
+    >>> pick_time_uncertainties(df).round(3).tolist()
+    [0.1, 0.4]
+    """
+    if isinstance(picks, pd.DataFrame):
+        n = len(picks)
+
+        def column(name: str) -> Any:
+            return picks[name].reset_index(drop=True) if name in picks.columns else None
+
+        given, start, end = (column(c) for c in ("time_uncertainty_s", "start_time", "end_time"))
+    elif isinstance(picks, (str, bytes, dict)) or not isinstance(picks, Iterable):
+        return np.zeros(0, dtype=np.float64)
+    else:
+        items = list(picks)
+        n = len(items)
+        given = pd.Series([getattr(p, "time_uncertainty_s", None) for p in items], dtype=object)
+        start = pd.Series([getattr(p, "start_time", None) for p in items], dtype=object)
+        end = pd.Series([getattr(p, "end_time", None) for p in items], dtype=object)
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    if start is not None and end is not None:
+        half = 0.5 * (times_to_posix(end) - times_to_posix(start))
+        out = np.where(np.isfinite(half) & (half > 0), half, np.nan)
+    if given is not None:
+        value = pd.to_numeric(given, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        out = np.where(np.isfinite(value) & (value >= 0), value, out)
+    return out

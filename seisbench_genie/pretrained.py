@@ -251,8 +251,8 @@ class PoochPretrainedModel(SeisBenchModel):
     but never use WebDAV. Files come from the cache, then the shipped folder, then the remote
     ``$SEISBENCH_GENIE_REMOTE`` (see the module docstring).
 
-    Class attributes
-    ----------------
+    Attributes
+    ----------
     _weights_name : str or None
         Folder name of the weights in the cache (lower-cased) instead of the class name, so the
         cache survives class renames and subclasses share weights (GENIE sets ``"GENIE"``).

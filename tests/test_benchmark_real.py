@@ -388,3 +388,35 @@ def test_help_documents_every_option_with_units():
         assert option in text
     for unit in ("(m above sea level", "km/s", "in km", "in seconds", "in s"):
         assert unit in text
+
+
+def test_realistic_days_score_an_oracle_and_a_half_catalog(tmp_path):
+    """Days written for benchmark-real are scored against their truth: an associator that
+    returns the true in-network events scores 1, one that drops every second event half."""
+    from pathlib import Path
+
+    from seisbench_genie.benchmark.realistic_days import score_runs, write_days
+
+    config = Path(__file__).resolve().parents[1] / "pretrained" / "crustal.yaml"
+    (day,) = write_days(config, tmp_path / "days", [40002])
+    for name in ("picks.csv", "stations.csv", "velocity_model.csv", "reference.csv"):
+        assert (day / name).is_file()
+    picks = pd.read_csv(day / "truth_picks.csv")
+    events = pd.read_csv(day / "truth_events.csv")
+    kept = events.loc[events["in_network"], "event"].to_numpy()
+    assert len(kept) >= 10
+    for name, chosen in (("oracle", kept), ("half", kept[::2])):
+        on = picks["event"].isin(chosen).to_numpy()
+        run = tmp_path / "runs" / day.name / name
+        run.mkdir(parents=True)
+        pd.DataFrame({"pick_idx": np.flatnonzero(on), "event_idx": picks["event"][on],
+                      "time": picks["time"][on]}).to_csv(run / "assignments.csv", index=False)
+        events[events["event"].isin(chosen)].rename(columns={"event": "event_idx"}).assign(
+            time=lambda e: pd.to_datetime(e["time"], unit="s").dt.strftime(
+                "%Y-%m-%dT%H:%M:%S.%f")).to_csv(run / "events.csv", index=False)
+    scores = score_runs(tmp_path / "days", tmp_path / "runs")
+    assert scores.loc["oracle", "event_recall"] == pytest.approx(1.0)
+    assert scores.loc["oracle", "event_precision"] == pytest.approx(1.0)
+    assert scores.loc["half", "event_recall"] == pytest.approx(len(kept[::2]) / len(kept))
+    assert scores.loc["half", "event_precision"] == pytest.approx(1.0)
+    assert 0 < scores.loc["oracle", "small_events"] <= len(kept)

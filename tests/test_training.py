@@ -137,6 +137,28 @@ def test_detection_threshold_is_calibrated_on_held_out_days(tmp_path, calibratio
         assert "detection_threshold" not in model.default_args
 
 
+def test_calibration_days_cover_both_detection_laws_at_realistic_false_pick_rates():
+    from seisbench_genie.training.validation import (
+        CALIBRATION_MAX_FALSE_PICK_RATE_PER_STATION_HOUR as CAP,
+    )
+    from seisbench_genie.training.validation import calibration_families
+
+    mixed = TrainingConfig.from_dict({**TINY, "generator": {
+        **TINY.get("generator", {}), "magnitude_detection_fraction": 0.5,
+        "false_pick_rate_per_station_hour": [10.0, 400.0]}})
+    families = calibration_families(mixed)
+    assert {name: c.generator.magnitude_detection_fraction for name, c in families.items()} \
+        == {"magnitude-law": 1.0, "radius-law": 0.0}
+    for c in families.values():
+        assert c.generator.false_pick_rate_per_station_hour == (10.0, CAP)
+        assert c.scale == mixed.scale
+    # One detection law: one family; rates below the cap are kept.
+    single = TrainingConfig.from_dict({**TINY, "generator": {
+        **TINY.get("generator", {}), "false_pick_rate_per_station_hour": [0.0, 20.0]}})
+    (only,) = calibration_families(single).values()
+    assert only.generator.false_pick_rate_per_station_hour == (0.0, 20.0)
+
+
 def test_stages_switch_the_generator_and_resume_across_the_boundary(tmp_path, monkeypatch):
     from seisbench_genie.synthetic.training import TrainingGenerator
 

@@ -69,8 +69,10 @@ class AssociationParams:
 
     detection_threshold: float = field(default=0.3, metadata={"from_weights": True, **_doc("""
         Minimum source likelihood (0-1) of a detection. Trained weights carry their own
-        calibrated value (crustal v2: 0.5, subduction v3: 0.4, chosen on held-out synthetic
-        days), used when the argument is omitted; 0.3 for weights without one.""")})
+        calibrated value, chosen on held-out synthetic days (crustal v4: 0.3, subduction v3:
+        0.4; see ``training.validation.calibrate_thresholds``), used when the argument is
+        omitted; 0.3 for weights without one. Lower finds more small events and more false
+        ones.""")})
     association_threshold: float = field(default=0.3, metadata=_doc("""
         Minimum P or S association probability (0-1) of a pick."""))
     min_picks: int = field(default=10, metadata=_doc("""

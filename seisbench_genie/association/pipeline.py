@@ -93,8 +93,11 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     sc = network.scale
     first = NodeGrid(network, bound, region)
     pick_set = PickSet(picks, first.device)
-    # The global window grid: from the latest arrival before the first pick to the last pick.
-    t_start = float(pick_set.time_s.min()) - first.max_travel_s - sc.window_step_s
+    # The global window grid: from the latest arrival before the first pick to the last pick,
+    # on multiples of the window step in POSIX time, so that the windows an event sees do not
+    # depend on the earliest pick (picks added far away in time change no event).
+    t_first = pick_set.t_ref + float(pick_set.time_s.min()) - first.max_travel_s
+    t_start = (np.floor(t_first / sc.window_step_s) - 1.0) * sc.window_step_s - pick_set.t_ref
     n_windows = int(np.ceil((float(pick_set.time_s.max()) - t_start) / sc.window_step_s)) + 1
     with tqdm(total=n_windows, disable=not params.progress, desc="GENIE windows",
               unit="win") as bar:

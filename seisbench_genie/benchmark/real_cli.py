@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from seisbench_genie.argtypes import positive_float, positive_int
 from seisbench_genie.benchmark.cli import name_list, peer_override
 from seisbench_genie.benchmark.real import (
     DEFAULT_REGION_DEPTH_KM,
@@ -70,24 +71,6 @@ def compare_catalog(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,9 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--genie-model", default="crustal", metavar="NAME_OR_PATH",
                      help="GENIE model: pretrained name (crustal, subduction) or the BASE path "
                           "of saved weights (BASE.json/BASE.pt) (default: crustal)")
-    run.add_argument("--min-picks", type=_positive_int, default=10, metavar="N",
+    run.add_argument("--min-picks", type=positive_int, default=10, metavar="N",
                      help="minimum picks per event, for every associator (default: 10)")
-    run.add_argument("--min-p-and-s-stations", type=_positive_int, default=4, metavar="N",
+    run.add_argument("--min-p-and-s-stations", type=positive_int, default=4, metavar="N",
                      help="minimum stations with both a P and an S pick per event (GENIE "
                           "min_p_and_s_stations, PyOcto n_p_and_s_picks; GaMMA has no such "
                           "rule) (default: 4)")
@@ -156,20 +139,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "gamma.KEY=VALUE a peer setting (PyOcto on real picks: tolerance and "
                           f"pick_match_tolerance {PYOCTO_REAL_TOLERANCE_S:g} s, "
                           "association_cutoff_distance 100 km); repeatable")
-    run.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+    run.add_argument("--threads", type=positive_int, default=1, metavar="N",
                      help="CPU threads per associator (default: 1)")
-    run.add_argument("--timeout", type=_positive_float, default=3600.0, metavar="S",
+    run.add_argument("--timeout", type=positive_float, default=3600.0, metavar="S",
                      help="time limit per associator run in seconds (default: 3600)")
     run.add_argument("--peer-venv", type=Path, default=DEFAULT_PEER_VENV, metavar="DIR",
                      help=f"virtualenv of PyOcto/GaMMA, created on first use from PyPI "
                           f"(default: {DEFAULT_PEER_VENV})")
 
     score = parser.add_argument_group("scoring")
-    score.add_argument("--match-time", dest="max_dt_s", type=_positive_float,
+    score.add_argument("--match-time", dest="max_dt_s", type=positive_float,
                        default=MATCH_TIME_S, metavar="S",
                        help=f"two events match within this origin-time difference in s "
                             f"(default: {MATCH_TIME_S:g})")
-    score.add_argument("--match-distance", dest="max_distance_km", type=_positive_float,
+    score.add_argument("--match-distance", dest="max_distance_km", type=positive_float,
                        default=MATCH_DISTANCE_KM, metavar="KM",
                        help=f"... and this epicentral distance in km (default: "
                             f"{MATCH_DISTANCE_KM:g})")

@@ -5,25 +5,41 @@ For a window with reference origin time ``t0`` and a product node (station ``s``
 Gaussian kernels ``exp(-r^2 / 2 kernel_s^2)`` of the residual ``r`` to the nearest pick at ``s``,
 in four channels: any pick vs predicted P, any pick vs predicted S (phase-agnostic), P-labelled
 picks vs predicted P and S-labelled picks vs predicted S (phase-aware). Nearest-pick look-ups
-use one sorted key array per channel (``station * stride + time``) and ``torch.searchsorted``.
+search one array per channel, sorted by (station, time), with ``torch.searchsorted``
+(:class:`PickIndex`).
 """
 
 from __future__ import annotations
 
 import torch
 
-STRIDE_S = 1.0e7  # separates stations in the key arrays; chunks must be shorter than this
+#: Queries whose nearest key lies more than the index's time span plus this much (s) away
+#: found a pick of another station (their blocks are at least the span plus 1 s apart, see
+#: :class:`PickIndex`): half that 1 s gap, far above float64 rounding of the keys.
+_BLOCK_TOLERANCE_S = 0.5
 
 
 class PickIndex:
-    """Sorted pick keys for nearest-pick queries.
+    """Picks sorted by (station, time) per channel, for nearest-pick queries at any time span.
+
+    The picks are ordered by station, then time (a stable lexicographic sort), and searched
+    through the float64 key ``station * stride + (time - origin)``, where ``origin`` is the
+    earliest pick and ``stride = 2 * span + 1`` s with ``span`` the time from the earliest to
+    the latest pick of the index. Each station's keys then fill a block of width ``span``,
+    separated from the next station's by more than ``span``: a query (its time clamped into
+    the block) finds its station's nearest pick, or a key farther than ``span`` away when the
+    station has none, for any time span and number of stations; no key of one station can
+    fall among another's. Residuals are differences of keys, exact to the float64 spacing
+    at ``2 * n_stations * span`` (1e-8 s for a day on 100 stations, 1e-5 s for a year on
+    1000). :meth:`within` cuts a short index (a batch's time range) with its own, smaller
+    span.
 
     Parameters
     ----------
     station_index
         (P,) station of each pick (row in the station table).
     time_s
-        (P,) pick times relative to a reference (s, float64, |t| < 5e6).
+        (P,) pick times (s, float64), any range.
     phase
         (P,) 0 for P, 1 for S.
 
@@ -33,16 +49,55 @@ class PickIndex:
     ...                 dtype=torch.float64), torch.tensor([0, 1, 0]))
     >>> idx.nearest_residual("any", torch.tensor([0]), torch.tensor([4.0], dtype=torch.float64))
     tensor([1.], dtype=torch.float64)
+    >>> far = PickIndex(torch.tensor([0, 1]), torch.tensor([0.0, 1e12], dtype=torch.float64),
+    ...                 torch.tensor([0, 0]))  # no key collision, whatever the span
+    >>> far.nearest_residual("any", torch.tensor([0, 1]),
+    ...                      torch.tensor([3.0, 3.0], dtype=torch.float64)).tolist()
+    [3.0, 999999999997.0]
     """
 
     def __init__(self, station_index: torch.Tensor, time_s: torch.Tensor, phase: torch.Tensor):
-        key = station_index.to(torch.float64) * STRIDE_S + time_s.to(torch.float64)
-        self.n_stations = int(station_index.max()) + 1 if station_index.numel() else 0
-        self.keys = {
-            "any": torch.sort(key).values,
-            "P": torch.sort(key[phase == 0]).values,
-            "S": torch.sort(key[phase == 1]).values,
-        }
+        station = torch.as_tensor(station_index).long()
+        time = torch.as_tensor(time_s).to(torch.float64)
+        phase = torch.as_tensor(phase)
+        self.n_stations = int(station.max()) + 1 if station.numel() else 0
+        self._frame(time)
+        # Lexicographic order: stable by time, then stable by station.
+        order = torch.argsort(time, stable=True)
+        order = order[torch.argsort(station[order], stable=True)]
+        station, time, phase = station[order], time[order], phase[order]
+        key = self._key(station, time)
+        self.keys = {"any": key, "P": key[phase == 0], "S": key[phase == 1]}
+
+    def _frame(self, time: torch.Tensor) -> None:
+        """Origin, span and stride (s) of the keys for picks at ``time``."""
+        if time.numel():
+            self.origin = float(time.min())
+            self.span = float(time.max()) - self.origin
+        else:
+            self.origin, self.span = 0.0, 0.0
+        self.stride = 2.0 * self.span + 1.0
+
+    def _key(self, station: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        return station.to(torch.float64) * self.stride + (time - self.origin)
+
+    def query_key(self, station: torch.Tensor, time_s: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Search keys of queries at ``station`` and ``time_s`` (broadcast shapes), and how
+        far (s) each query time lies outside the index's time range (0 inside).
+
+        Examples
+        --------
+        >>> idx = PickIndex(torch.tensor([0, 1]), torch.tensor([10.0, 20.0],
+        ...                 dtype=torch.float64), torch.tensor([0, 0]))
+        >>> key, outside = idx.query_key(torch.tensor([1]), torch.tensor([25.0],
+        ...                              dtype=torch.float64))
+        >>> key.tolist(), outside.tolist()
+        ([31.0], [5.0])
+        """
+        offset = time_s.to(torch.float64) - self.origin
+        inside = offset.clamp(0.0, self.span)
+        return station.to(torch.float64) * self.stride + inside, offset - inside
 
     def within(self, t_min_s: float, t_max_s: float) -> PickIndex:
         """The picks with times in [``t_min_s``, ``t_max_s``] (s), as a smaller index.
@@ -55,28 +110,41 @@ class PickIndex:
         --------
         >>> idx = PickIndex(torch.tensor([0, 0, 1]), torch.tensor([1.0, 5.0, 2.0],
         ...                 dtype=torch.float64), torch.tensor([0, 1, 0]))
-        >>> idx.within(0.0, 3.0).keys["any"].tolist()
-        [1.0, 10000002.0]
+        >>> sub = idx.within(0.0, 3.0)
+        >>> sub.nearest_residual("any", torch.tensor([0, 1, 0]),
+        ...                      torch.tensor([0.0, 0.0, 5.0], dtype=torch.float64)).tolist()
+        [1.0, 2.0, 4.0]
         """
-        new = object.__new__(PickIndex)
-        new.n_stations = self.n_stations
-        new.keys = {}
         device = self.keys["any"].device
-        base = torch.arange(self.n_stations, dtype=torch.float64, device=device) * STRIDE_S
+        lo_s = max(t_min_s - self.origin, 0.0)  # offsets from self.origin, inside the span
+        hi_s = min(t_max_s - self.origin, self.span)
+        stations = torch.arange(self.n_stations, device=device)
+        base = stations.to(torch.float64) * self.stride
+        parts = {}
         for name, keys in self.keys.items():
-            lo = torch.searchsorted(keys, base + t_min_s)
-            hi = torch.searchsorted(keys, base + t_max_s, right=True)
-            count = hi - lo
+            lo = torch.searchsorted(keys, base + lo_s)
+            hi = torch.searchsorted(keys, base + hi_s, right=True)
+            count = (hi - lo).clamp(min=0)  # 0 everywhere when hi_s < lo_s
             start = torch.cumsum(count, 0) - count
             total = int(count.sum())
             pos = torch.arange(total, device=device) + torch.repeat_interleave(
                 lo - start, count, output_size=total)
-            new.keys[name] = keys[pos]
+            station = torch.repeat_interleave(stations, count, output_size=total)
+            parts[name] = (station, keys[pos] - station.to(torch.float64) * self.stride)
+        # Re-keyed with the selected picks' own, shorter span.
+        offset = parts["any"][1]
+        first = float(offset.min()) if offset.numel() else 0.0
+        new = object.__new__(PickIndex)
+        new.n_stations = self.n_stations
+        new._frame(offset - first)
+        new.origin = self.origin + first
+        new.keys = {name: station.to(torch.float64) * new.stride + (off - first)
+                    for name, (station, off) in parts.items()}
         return new
 
     def to(self, device: torch.device | str) -> PickIndex:
         new = object.__new__(PickIndex)
-        new.n_stations = self.n_stations
+        new.__dict__.update(self.__dict__)
         new.keys = {k: v.to(device) for k, v in self.keys.items()}
         return new
 
@@ -84,15 +152,27 @@ class PickIndex:
                          ) -> torch.Tensor:
         """Absolute time (s) from ``time_s`` to the nearest pick of channel ``which`` at
         ``station`` (broadcast shapes); ``inf`` when the station has none."""
-        return self.nearest_residual_key(which, station.to(torch.float64) * STRIDE_S + time_s)
+        return self.nearest_offset(which, station, time_s).abs()
 
-    def nearest_residual_key(self, which: str, query: torch.Tensor) -> torch.Tensor:
-        """As :meth:`nearest_residual`, for query keys ``station * STRIDE_S + time_s``."""
-        return self.nearest_offset_key(which, query).abs()
+    def nearest_offset(self, which: str, station: torch.Tensor, time_s: torch.Tensor
+                       ) -> torch.Tensor:
+        """Signed time (s) of the nearest pick of channel ``which`` at ``station`` minus
+        ``time_s`` (broadcast shapes); ``inf`` when the station has none.
 
-    def nearest_offset_key(self, which: str, query: torch.Tensor) -> torch.Tensor:
-        """Signed time (s) of the nearest pick of channel ``which`` minus the query, for query
-        keys ``station * STRIDE_S + time_s``; ``inf`` when the station has none."""
+        Examples
+        --------
+        >>> idx = PickIndex(torch.tensor([0, 0]), torch.tensor([1.0, 5.0],
+        ...                 dtype=torch.float64), torch.tensor([0, 1]))
+        >>> idx.nearest_offset("S", torch.tensor([0, 1]),
+        ...                    torch.tensor([7.0, 7.0], dtype=torch.float64)).tolist()
+        [-2.0, inf]
+        """
+        return self.nearest_offset_key(which, *self.query_key(station, time_s))
+
+    def nearest_offset_key(self, which: str, query: torch.Tensor, outside: torch.Tensor
+                           ) -> torch.Tensor:
+        """As :meth:`nearest_offset`, for the ``query`` keys and ``outside`` offsets (s) of
+        :meth:`query_key`."""
         keys = self.keys[which]
         if keys.numel() == 0:
             return torch.full(query.shape, float("inf"), dtype=torch.float64,
@@ -101,7 +181,8 @@ class PickIndex:
         after = keys[pos.clamp(max=keys.numel() - 1)] - query
         before = keys[(pos - 1).clamp(min=0)] - query
         d = torch.where(after.abs() <= before.abs(), after, before)
-        return torch.where(d.abs() > 0.5 * STRIDE_S, torch.full_like(d, float("inf")), d)
+        other = d.abs() > self.span + _BLOCK_TOLERANCE_S  # another station's block
+        return torch.where(other, torch.full_like(d, float("inf")), d - outside)
 
 
 def window_features(
@@ -155,13 +236,17 @@ def window_features(
         index = index.within(
             float(t0.min()) + float(torch.minimum(travel_p_s.min(), travel_s_s.min())) - margin,
             float(t0.max()) + float(torch.maximum(travel_p_s.max(), travel_s_s.max())) + margin)
-    base = pair_station.to(torch.float64) * STRIDE_S
-    key_p = t0 + (base + travel_p_s.to(torch.float64))[None, :]  # predicted P arrival keys
-    key_s = t0 + (base + travel_s_s.to(torch.float64))[None, :]
-    lookup = index.nearest_offset_key if signed else index.nearest_residual_key
+    t_p = t0 + travel_p_s.to(torch.float64)[None, :]  # predicted arrivals (B, E)
+    t_s = t0 + travel_s_s.to(torch.float64)[None, :]
+    key_p, out_p = index.query_key(pair_station, t_p)
+    key_s, out_s = index.query_key(pair_station, t_s)
+    lookup = index.nearest_offset_key
     res = torch.stack([
-        lookup("any", key_p), lookup("any", key_s), lookup("P", key_p), lookup("S", key_s),
+        lookup("any", key_p, out_p), lookup("any", key_s, out_s), lookup("P", key_p, out_p),
+        lookup("S", key_s, out_s),
     ], dim=-1)
+    if not signed:
+        res = res.abs()
     if not signed:
         return torch.exp(-0.5 * (res / kernel_s) ** 2).to(torch.float32)
     scaled = (res / kernel_s).clamp(-10.0, 10.0)  # no pick (inf) -> kernel 0, signed 0

@@ -1,0 +1,155 @@
+"""Synthetic days with what real picks have, written as files for ``benchmark-real`` and
+scored against their ground truth.
+
+The days come from a model's own training generator (``TrainingConfig.generator``) with every
+event detected by the Gutenberg-Richter magnitude law (small events seen by the nearest
+stations only, aftershock sequences, station delays, picker artefacts), one hour each, on
+networks of 40-70 stations. ``benchmark-real`` runs the associators on them exactly as on
+real picks; :func:`score_runs` then scores each associator's assignments against the truth
+with :func:`seisbench_genie.metrics.evaluate` (event precision, recall and F1, and the recall
+of the small events: 10-15 picks).
+
+Usage::
+
+    python -m seisbench_genie.benchmark.realistic_days write pretrained/crustal.yaml DAYS \\
+        --seeds 40001-40012
+    for d in DAYS/day*; do seisbench-genie benchmark-real --picks $d/picks.csv \\
+        --stations $d/stations.csv --velocity-model $d/velocity_model.csv \\
+        --reference $d/reference.csv --associators genie,pyocto --genie-model crustal \\
+        --min-picks 10 --min-p-and-s-stations 4 --threads 1 --out RUNS/$(basename $d); done
+    python -m seisbench_genie.benchmark.realistic_days score DAYS RUNS
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seisbench_genie.metrics import evaluate
+
+#: Stations per day: the size of a dense regional or aftershock network (the real day that
+#: motivated these checks had 60 stations).
+N_STATIONS = (40, 70)
+#: Event rate range (events per hour of all magnitudes, most below detection) of the days.
+#: High enough that each hour holds tens of detectable events.
+EVENT_RATE_PER_HOUR = (1000.0, 4000.0)
+DAY_DURATION_S = 3600.0
+#: Reference events for ``benchmark-real`` carry this placeholder magnitude (the generator
+#: draws magnitudes only to decide detection).
+PLACEHOLDER_MAGNITUDE = 1.0
+#: Pick counts of the "small" events whose recall is reported on its own.
+SMALL_EVENT_PICKS = (10, 15)
+
+
+def _iso(posix_s: pd.Series) -> pd.Series:
+    return pd.to_datetime(posix_s, unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int]) -> list[Path]:
+    """Write one folder per seed with ``picks.csv``, ``stations.csv``, ``velocity_model.csv``,
+    ``reference.csv`` (in-network events) and the truth (``truth_picks.csv``,
+    ``truth_events.csv``).
+
+    Examples
+    --------
+    >>> # write_days("pretrained/crustal.yaml", "days", [40001, 40002])
+    """
+    import yaml
+
+    from seisbench_genie.training.config import TrainingConfig
+    from seisbench_genie.training.validation import validation_day
+
+    config = TrainingConfig.from_dict(yaml.safe_load(Path(config_path).read_text()))
+    generator = dataclasses.replace(config.generator, magnitude_detection_fraction=1.0,
+                                    n_stations=N_STATIONS,
+                                    magnitude_event_rate_per_hour=EVENT_RATE_PER_HOUR)
+    config = dataclasses.replace(config, generator=generator)
+    folders = []
+    for seed in seeds:
+        picks, stations, events, model = validation_day(config, seed, DAY_DURATION_S)
+        folder = Path(out_dir) / f"day{seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = picks.assign(time=_iso(picks["time"]))
+        table[["station", "phase", "time"]].to_csv(folder / "picks.csv", index=False)
+        table.to_csv(folder / "truth_picks.csv", index=False)
+        stations[["id", "latitude", "longitude", "elevation"]].to_csv(
+            folder / "stations.csv", index=False)
+        model.to_csv(folder / "velocity_model.csv", index=False)
+        events.to_csv(folder / "truth_events.csv", index=False)
+        reference = events[events["in_network"]].assign(
+            time=lambda e: _iso(e["time"]), magnitude=PLACEHOLDER_MAGNITUDE)
+        reference[["time", "magnitude", "latitude", "longitude", "depth_km"]].to_csv(
+            folder / "reference.csv", index=False)
+        folders.append(folder)
+    return folders
+
+
+def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
+    """Score every associator output of ``runs_dir/<day>/<associator>/`` against the truth
+    of ``days_dir/<day>/``; one row per associator (days pooled).
+
+    Examples
+    --------
+    >>> # score_runs("days", "runs")[["event_precision", "event_recall"]]
+    """
+    rows = []
+    for day in sorted(Path(days_dir).glob("day*")):
+        picks = pd.read_csv(day / "truth_picks.csv")
+        picks["time"] = pd.to_datetime(picks["time"]).astype("int64") / 1e9
+        events = pd.read_csv(day / "truth_events.csv")
+        n_picks = np.bincount(picks["event"][picks["event"] >= 0], minlength=len(events))
+        lo, hi = SMALL_EVENT_PICKS
+        small = events["in_network"] & (n_picks >= lo) & (n_picks <= hi)
+        for run in sorted((Path(runs_dir) / day.name).glob("*/assignments.csv")):
+            assignments = pd.read_csv(run)
+            predicted = pd.read_csv(run.with_name("events.csv"))
+            for frame in (assignments, predicted):
+                frame["time"] = pd.to_datetime(frame["time"]).astype("int64") / 1e9
+            score = evaluate(picks, assignments, events, predicted)
+            small_score = evaluate(picks, assignments, events.assign(
+                in_network=small), predicted)
+            rows.append({"associator": run.parent.name, "day": day.name,
+                         "true_events": score.n_true_events, "events": score.n_pred_events,
+                         "matched": score.n_matched, "small_events": int(small.sum()),
+                         "small_matched": small_score.n_matched})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise ValueError(f"no associator outputs under {runs_dir} for the days of {days_dir}")
+    pooled = table.groupby("associator")[["true_events", "events", "matched", "small_events",
+                                          "small_matched"]].sum()
+    pooled["days"] = table.groupby("associator").size()
+    pooled["event_recall"] = pooled["matched"] / pooled["true_events"]
+    pooled["event_precision"] = pooled["matched"] / pooled["events"]
+    pooled["small_event_recall"] = pooled["small_matched"] / pooled["small_events"]
+    return pooled
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``write CONFIG OUT --seeds A-B`` or ``score DAYS RUNS``."""
+    parser = argparse.ArgumentParser(prog="python -m seisbench_genie.benchmark.realistic_days",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("write", help="write the days")
+    w.add_argument("config", help="training config (YAML) whose generator makes the days")
+    w.add_argument("out", help="folder for the days")
+    w.add_argument("--seeds", default="40001-40012", help="seed range A-B (default 40001-40012)")
+    s = sub.add_parser("score", help="score benchmark-real outputs against the truth")
+    s.add_argument("days")
+    s.add_argument("runs")
+    args = parser.parse_args(argv)
+    if args.command == "write":
+        first, _, last = args.seeds.partition("-")
+        for folder in write_days(args.config, args.out, range(int(first), int(last or first) + 1)):
+            print(folder)
+    else:
+        print(score_runs(args.days, args.runs).round(3).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

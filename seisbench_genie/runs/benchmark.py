@@ -1,0 +1,285 @@
+"""Speed and memory of long runs: 1, 7, 30 ... days of the crustal 500-event / 100 % scenario,
+serial, on all local cores, and on a 2-worker Dask ``LocalCluster``.
+
+Each (days, mode) cell runs in a fresh process (so peak memory is its own) and leaves its
+events in ``<cache>/events_<days>d_<mode>_<chunk>s.csv``; day *k* is
+``make_scenario("crustal", n_events=500, noise=1.0, seed=k)`` moved *k* days later, so events
+near midnight have picks on the next day. The days are generated once into a cache folder.
+
+Run::
+
+    python -m seisbench_genie.runs.benchmark --days 1,7 --modes serial,cores,dask \\
+        --out benchmark_results/long_runs.csv
+
+Columns: ``picks``, ``events`` (found), ``event_f1`` (origin times within 3 s of the true ones,
+one-to-one), ``wall_s``, ``picks_per_s`` (picks / wall time of :func:`associate_long`, worker
+start-up included, cluster start-up not), ``cpu_s`` (all processes), ``peak_total_gb`` (the
+largest sum of the resident memory of the run's processes, sampled every 0.2 s),
+``peak_process_gb`` (the largest single process), ``load_before`` / ``load_after`` (1-minute
+load average of the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Origin times of a found and a true event within this (s) make a match (the synthetic
+#: benchmark's matching window, ``seisbench_genie.metrics``).
+MATCH_S = 3.0
+#: Memory sampling interval (s): short against a chunk (tens of seconds), cheap (one
+#: ``psutil`` walk of a few processes).
+SAMPLE_S = 0.2
+MODES = ("serial", "cores", "dask")
+
+
+def _day_file(cache: Path, k: int) -> Path:
+    return cache / f"crustal_500_1.0_day{k:03d}.npz"
+
+
+def make_days(cache: str | Path, n_days: int) -> None:
+    """Generate (once) the benchmark days 0 .. ``n_days`` - 1 into ``cache``.
+
+    Examples
+    --------
+    >>> make_days("/tmp/long_run_days", 1)  # doctest: +SKIP
+    """
+    from seisbench_genie.synthetic import make_scenario
+
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    for k in range(n_days):
+        path = _day_file(cache, k)
+        if path.is_file():
+            continue
+        day = make_scenario("crustal", n_events=500, noise=1.0, seed=k)
+        shift = 86400.0 * k
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, station=day.picks["station"].to_numpy(str),
+                 phase=day.picks["phase"].to_numpy(str),
+                 time=day.picks["time"].to_numpy() + shift,
+                 event_time=day.events["time"].to_numpy() + shift)
+        os.replace(tmp, path)
+
+
+def load_days(cache: str | Path, n_days: int) -> tuple[Any, np.ndarray]:
+    """The first ``n_days`` days as :class:`~seisbench_genie.runs.PickArrays` (``pick_idx``
+    counting over the days) and the true origin times.
+
+    Examples
+    --------
+    >>> picks, truth = load_days("/tmp/long_run_days", 1)  # doctest: +SKIP
+    """
+    from seisbench_genie.picks import pick_table
+    from seisbench_genie.runs import PickArrays
+
+    parts, truth, offset = [], [], 0
+    for k in range(n_days):
+        with np.load(_day_file(Path(cache), k)) as f:
+            table = pick_table(pd.DataFrame({"station": f["station"].astype(object),
+                                             "phase": f["phase"].astype(object),
+                                             "time": f["time"]}))
+            truth.append(f["event_time"])
+        arrays = PickArrays.from_table(table)
+        arrays.pick_idx = arrays.pick_idx + offset
+        offset += len(table)
+        parts.append(arrays)
+    return PickArrays.concat(parts), np.sort(np.concatenate(truth))
+
+
+def event_f1(found_s: np.ndarray, true_s: np.ndarray, max_dt_s: float = MATCH_S) -> float:
+    """F1 of found against true origin times, one-to-one within ``max_dt_s`` (greedy in time).
+
+    Examples
+    --------
+    >>> event_f1(np.array([1.0, 50.0]), np.array([0.0, 100.0]))
+    0.5
+    """
+    found_s, true_s = np.sort(found_s), np.sort(true_s)
+    if len(found_s) == 0 or len(true_s) == 0:
+        return 0.0
+    j = np.clip(np.searchsorted(true_s, found_s), 1, len(true_s) - 1)
+    nearest = np.where(np.abs(true_s[j - 1] - found_s) <= np.abs(true_s[j] - found_s), j - 1,
+                       j)
+    ok = np.abs(true_s[nearest] - found_s) <= max_dt_s
+    tp = len(np.unique(nearest[ok]))
+    return float(2 * tp / (len(found_s) + len(true_s)))
+
+
+class _Sampler(threading.Thread):
+    """Peak resident memory of this process and its descendants."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak_total = self.peak_process = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.stop.is_set():
+            rss = []
+            for p in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    rss.append(p.memory_info().rss)
+                except psutil.Error:
+                    pass
+            self.peak_total = max(self.peak_total, sum(rss))
+            self.peak_process = max(self.peak_process, max(rss))
+            self.stop.wait(SAMPLE_S)
+
+    def cpu_s(self) -> float:
+        import resource
+
+        import psutil
+
+        total = sum(self.me.cpu_times()[:2])
+        for p in self.me.children(recursive=True):
+            try:
+                total += sum(p.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return total + c.ru_utime + c.ru_stime
+
+
+def run_cell(cache: str | Path, n_days: int, mode: str,
+             chunk_s: float = 86400.0) -> dict[str, Any]:
+    """Run one (days, mode) cell in this process and measure it.
+
+    Examples
+    --------
+    >>> run_cell("/tmp/long_run_days", 1, "serial")["days"]  # doctest: +SKIP
+    1
+    """
+    import torch
+
+    from seisbench_genie import GENIE
+    from seisbench_genie.runs import associate_long
+    from seisbench_genie.runs.engine import default_workers
+    from seisbench_genie.synthetic.scenarios import crustal_stations, load_velocity_model
+
+    torch.set_num_threads(1)
+    model = GENIE.from_pretrained("crustal")
+    stations = crustal_stations()
+    velocity_model = load_velocity_model("hadley_kanamori")
+    picks, truth = load_days(cache, n_days)
+    sampler = _Sampler()
+    sampler.start()
+    load_before = os.getloadavg()[0]
+    cluster = client = None
+    cluster_s = 0.0
+    kwargs: dict[str, Any] = {}
+    workers = 1
+    if mode == "cores":
+        workers = default_workers()
+        kwargs["n_workers"] = workers
+    elif mode == "serial":
+        kwargs["n_workers"] = 1
+    elif mode == "dask":
+        from distributed import Client, LocalCluster
+
+        t0 = time.perf_counter()
+        workers = 2
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+        cluster_s = time.perf_counter() - t0
+        kwargs["client"] = client
+    else:
+        raise ValueError(f"mode: one of {MODES}, got {mode!r}")
+    cpu0 = sampler.cpu_s()
+    t0 = time.perf_counter()
+    out = associate_long(model, picks, stations, progress=False, chunk_s=chunk_s,
+                         velocity_model=velocity_model, **kwargs)
+    wall = time.perf_counter() - t0
+    cpu = sampler.cpu_s() - cpu0
+    out.events.to_csv(Path(cache) / f"events_{n_days}d_{mode}_{chunk_s:g}s.csv", index=False)
+    if client is not None:
+        client.close()
+        cluster.close()
+    sampler.stop.set()
+    sampler.join()
+    gb = 1024.0 ** 3
+    return {"days": n_days, "mode": mode, "workers": workers, "chunk_s": chunk_s,
+            "chunks": len(out.chunks), "picks": len(picks),
+            "events": len(out.events), "true_events": len(truth),
+            "event_f1": round(event_f1(out.events["time"].to_numpy(), truth), 4),
+            "wall_s": round(wall, 1), "picks_per_s": round(len(picks) / wall),
+            "cpu_s": round(cpu, 1), "peak_total_gb": round(sampler.peak_total / gb, 3),
+            "peak_process_gb": round(sampler.peak_process / gb, 3),
+            "cluster_start_s": round(cluster_s, 1), "load_before": round(load_before, 1),
+            "load_after": round(os.getloadavg()[0], 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of the benchmark (module docstring).
+
+    Examples
+    --------
+    >>> main(["--help"])  # doctest: +SKIP
+    """
+    p = argparse.ArgumentParser(prog="python -m seisbench_genie.runs.benchmark",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--days", default="1,7", help="comma-separated run lengths in days")
+    p.add_argument("--modes", default="serial,cores,dask",
+                   help="comma-separated subset of serial,cores,dask")
+    p.add_argument("--cache", default=str(Path.home() / ".cache" / "seisbench_genie" /
+                                          "long_run_days"),
+                   help="folder of the generated days")
+    p.add_argument("--chunk", type=float, default=86400.0, help="chunk length (s)")
+    p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
+    p.add_argument("--cell", nargs=2, metavar=("DAYS", "MODE"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.cell:
+        print(json.dumps(run_cell(args.cache, int(args.cell[0]), args.cell[1], args.chunk)),
+              flush=True)
+        return 0
+    days = [int(d) for d in args.days.split(",")]
+    modes = [m.strip() for m in args.modes.split(",")]
+    make_days(args.cache, max(days))
+    rows = []
+    for n in days:
+        for mode in modes:
+            env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            res = subprocess.run([sys.executable, "-m", "seisbench_genie.runs.benchmark",
+                                  "--cache", args.cache, "--chunk", str(args.chunk),
+                                  "--cell", str(n), mode],
+                                 capture_output=True, text=True, env=env)
+            if res.returncode != 0:
+                print(res.stderr[-3000:], file=sys.stderr)
+                return 1
+            row = json.loads(res.stdout.strip().splitlines()[-1])
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            if args.out:
+                out = Path(args.out)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame([row]).to_csv(out, mode="a", index=False,
+                                           header=not out.is_file())
+    print(pd.DataFrame(rows).to_markdown(index=False) if _has_tabulate()
+          else pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def _has_tabulate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tabulate") is not None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,480 @@
+"""Files of ``seisbench-genie associate``: pick, station, velocity-model and station-term
+files in; per-day and merged QuakeML and CSV tables out.
+
+Pick files are CSV (optionally compressed: ``.csv.gz``, ``.csv.bz2``, ...) or Parquet
+(``.parquet``, ``.pq``; needs ``pyarrow``) tables with the columns
+
+============================== ===============================================================
+column                         meaning
+============================== ===============================================================
+``station`` (or ``trace_id``)  station id ``NET.STA.LOC`` (``NET.STA`` and
+                               ``NET.STA.LOC.CHA`` are matched too)
+``phase``                      P or S (Pg, Pn, Sg, Sn, p, s ... accepted)
+``time`` (or ``peak_time``)    ISO 8601 (UTC unless a zone is given) or POSIX seconds
+``probability`` (optional;     picker probability, 0-1
+or ``peak_value``)
+============================== ===============================================================
+
+SeisBench has no pick file format of its own; its documented export,
+``picklist.to_dataframe().to_csv("picks.csv")``, gives such a table (``station``, ``time``,
+``probability``, ``phase`` and more columns, which are ignored).
+
+Examples
+--------
+>>> import tempfile
+>>> folder = Path(tempfile.mkdtemp())
+>>> _ = (folder / "p.csv").write_text("station,phase,time\\nCI.CCC.,P,2019-07-04T00:00:06Z\\n")
+>>> arrays = read_pick_files([folder / "p.csv"])
+>>> arrays.time.tolist(), arrays.ids.tolist()
+([1562198406.0], ['CI.CCC.'])
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seisbench_genie.runs.engine import LongRunOutput, PickArrays, atomic_write
+
+#: Accepted names of each pick column, in order of preference.
+PICK_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "station": ("station", "trace_id", "station_id"),
+    "phase": ("phase",),
+    "time": ("time", "peak_time"),
+    "probability": ("probability", "peak_value"),
+}
+#: Rows read from a CSV pick file at a time: about 0.3 GB of text columns in memory, whatever
+#: the file's length.
+READ_BLOCK_ROWS = 1_000_000
+#: File name suffixes read as Parquet.
+PARQUET_SUFFIXES = (".parquet", ".pq")
+#: File name suffixes read as StationXML (anything else is tried as StationXML, then CSV).
+STATIONXML_SUFFIXES = (".xml", ".stationxml", ".sxml")
+
+
+class InputFileError(ValueError):
+    """An input file is unusable; the message names the file (and line) and the problem.
+
+    Examples
+    --------
+    >>> str(InputFileError("picks file p.csv, line 3: time 'x' is not a time"))
+    "picks file p.csv, line 3: time 'x' is not a time"
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _columns(path: Path, present: Sequence[str]) -> dict[str, str]:
+    """``{role: column}`` of a pick file; an error naming the file when one is missing."""
+    stripped = {str(c).strip(): c for c in present}
+    found = {}
+    for role, names in PICK_COLUMN_NAMES.items():
+        name = next((n for n in names if n in stripped), None)
+        if name is None and role != "probability":
+            raise InputFileError(
+                f"picks file {path}: no {role} column (one of {list(names)}); it has "
+                f"{[str(c) for c in present][:12]}")
+        if name is not None:
+            found[role] = stripped[name]
+    return found
+
+
+def _blocks(path: Path) -> Any:
+    """The file's rows in blocks (DataFrames of str, ``line`` = file line of each row)."""
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        try:
+            table = pd.read_parquet(path)
+        except ImportError:
+            raise InputFileError(f"picks file {path}: reading Parquet needs pyarrow (pip "
+                                 "install pyarrow), or give a CSV file") from None
+        except Exception as err:
+            raise InputFileError(f"picks file {path}: cannot be read as Parquet "
+                                 f"({type(err).__name__}: {err})") from None
+        cols = _columns(path, list(table.columns))
+        block = pd.DataFrame({role: table[col] for role, col in cols.items()})
+        block["line"] = np.arange(1, len(table) + 1)  # Parquet: row numbers
+        yield block, "row"
+        return
+    try:
+        header = pd.read_csv(path, nrows=0)
+        cols = _columns(path, list(header.columns))
+        # All columns are read (not usecols): a row with more fields than the header is an
+        # error naming its line, not silently cut.
+        with pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                         chunksize=READ_BLOCK_ROWS) as reader:
+            first_line = 2
+            for raw in reader:
+                block = pd.DataFrame({role: raw[col].to_numpy(dtype=object)
+                                      for role, col in cols.items()})
+                block["line"] = np.arange(first_line, first_line + len(raw))
+                first_line += len(raw)
+                yield block, "line"
+    except InputFileError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"picks file {path}: empty (no header line)") from None
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"picks file {path}: not a text (CSV) file: byte {err.start} "
+                             "is not UTF-8") from None
+    except (pd.errors.ParserError, ValueError, OSError) as err:
+        # pandas names the line ("Expected 3 fields in line 7, saw 4") or the row counted
+        # from the header as row 0 ("EOF inside string starting at row 3": line 4)
+        message = re.sub(r"starting at row (\d+)",
+                         lambda m: f"starting at line {int(m.group(1)) + 1}", str(err).strip())
+        raise InputFileError(f"picks file {path}: cannot be parsed as CSV: {message}") from None
+
+
+def read_pick_file(path: str | Path, first_pick: int = 0) -> PickArrays:
+    """Read one pick file (module docstring) into :class:`PickArrays`.
+
+    Parameters
+    ----------
+    path
+        CSV or Parquet file.
+    first_pick
+        Number of the file's first data row (``pick_idx`` counts rows over all files).
+
+    Returns
+    -------
+    PickArrays
+        ``pick_idx`` = ``first_pick`` + data row (blank lines count as rows). Rows with an
+        unknown phase label or no station are dropped with one warning each, as by
+        :func:`~seisbench_genie.picks.pick_table`.
+
+    Raises
+    ------
+    InputFileError
+        For a missing file, a file that does not parse (naming the line), a missing column,
+        or a time or probability that is not one (naming the line and the value).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "p.csv"
+    >>> _ = p.write_text("station,phase,time\\nCI.CCC.,P,12.5\\nCI.CCC.,P,nope\\n")
+    >>> read_pick_file(p)
+    Traceback (most recent call last):
+    ...
+    seisbench_genie.runs.files.InputFileError: picks file ...p.csv, line 3: time 'nope' is not a time (ISO 8601 or POSIX seconds)
+    """
+    from seisbench_genie.picks import pick_table, times_to_posix
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"picks file {path} does not exist")
+    parts = []
+    n_rows = 0
+    for block, unit in _blocks(path):
+        n_rows += len(block)
+        text = {role: block[role].astype("string").str.strip().fillna("")
+                for role in ("station", "phase", "time") if role in block}
+        blank = (text["station"] == "") & (text["phase"] == "") & (text["time"] == "")
+        time = times_to_posix(block["time"])
+        bad = ~np.isfinite(time) & ~blank.to_numpy(bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputFileError(
+                f"picks file {path}, {unit} {int(block['line'].iloc[i])}: time "
+                f"{block['time'].iloc[i]!r} is not a time (ISO 8601 or POSIX seconds)"
+                + (f"; {int(bad.sum())} such rows" if bad.sum() > 1 else ""))
+        if "probability" in block:
+            prob_text = block["probability"].astype("string").str.strip().fillna("")
+            prob = pd.to_numeric(prob_text.replace("", np.nan), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan)
+            bad = np.isnan(prob) & (prob_text != "").to_numpy(bool)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputFileError(
+                    f"picks file {path}, {unit} {int(block['line'].iloc[i])}: probability "
+                    f"{block['probability'].iloc[i]!r} is not a number")
+        else:
+            prob = np.full(len(block), np.nan)
+        keep = ~blank.to_numpy(bool)
+        frame = pd.DataFrame({"station": block["station"].to_numpy(dtype=object)[keep],
+                              "phase": block["phase"].to_numpy(dtype=object)[keep],
+                              "time": time[keep], "probability": prob[keep]})
+        table = pick_table(frame, argument=f"picks file {path}")
+        offset = first_pick + int(block["line"].iloc[0]) - (2 if unit == "line" else 1)
+        rows = np.flatnonzero(keep)
+        table["pick_idx"] = offset + rows[table["pick_idx"].to_numpy()]
+        parts.append(table)
+    if not parts or sum(len(p) for p in parts) == 0:
+        raise InputFileError(f"picks file {path}: no usable pick (station, P/S phase, time) "
+                             f"in {n_rows} row(s)")
+    arrays = PickArrays.from_table(pd.concat(parts, ignore_index=True))
+    arrays.n_rows = n_rows  # type: ignore[attr-defined]
+    return arrays
+
+
+def read_pick_files(paths: Sequence[str | Path]) -> PickArrays:
+    """Read pick files into one :class:`PickArrays` (``pick_idx`` counts rows over the files
+    in the order given); exact duplicates across files are dropped with a warning.
+
+    Examples
+    --------
+    >>> # see the module docstring
+    """
+    if not paths:
+        raise InputFileError("picks: no pick file given")
+    parts, first = [], 0
+    for path in paths:
+        arrays = read_pick_file(path, first_pick=first)
+        first += arrays.n_rows  # type: ignore[attr-defined]
+        parts.append(arrays)
+    if len(parts) == 1:
+        return parts[0]
+    table = pd.concat([pd.DataFrame({"pick_idx": a.pick_idx, "station": a.ids[a.station],
+                                     "phase": np.where(a.phase == 1, "S", "P"),
+                                     "time": a.time, "probability": a.probability})
+                       for a in parts], ignore_index=True)
+    dup = table.duplicated(["station", "phase", "time"], keep="first").to_numpy()
+    if dup.any():
+        warnings.warn(f"picks: dropped {int(dup.sum())} pick(s) given in two files (same "
+                      "station, phase and time; the first was kept)", UserWarning,
+                      stacklevel=2)
+        table = table[~dup]
+    return PickArrays.from_table(table)
+
+
+def read_station_file(path: str | Path) -> pd.DataFrame:
+    """Read stations from StationXML or a CSV table (``id``, ``latitude``, ``longitude``,
+    ``elevation`` in m).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A station table (:func:`~seisbench_genie.stations.station_table`).
+
+    Raises
+    ------
+    InputFileError
+        Naming the file: missing, unreadable as StationXML and CSV, or invalid stations.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "st.csv"
+    >>> _ = p.write_text("id,latitude,longitude,elevation\\nCI.CCC.,35.52,-117.36,670\\n")
+    >>> read_station_file(p)["id"].tolist()
+    ['CI.CCC.']
+    """
+    import obspy
+
+    from seisbench_genie.stations import station_table
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"stations file {path} does not exist")
+    source: Any = None
+    xml_error = None
+    if path.suffix.lower() not in (".csv", ".txt", ".gz"):
+        try:
+            source = obspy.read_inventory(str(path))
+        except Exception as err:  # ObsPy raises many kinds for a file it cannot read
+            xml_error = f"{type(err).__name__}: {err}"
+            if path.suffix.lower() in STATIONXML_SUFFIXES:
+                raise InputFileError(f"stations file {path}: cannot be read as StationXML "
+                                     f"({xml_error})") from None
+    if source is None:
+        try:
+            source = pd.read_csv(path, dtype={"id": str})
+        except Exception as err:
+            raise InputFileError(
+                f"stations file {path}: neither StationXML ({xml_error}) nor a CSV table "
+                f"({type(err).__name__}: {err})" if xml_error else
+                f"stations file {path}: cannot be read as CSV ({err})") from None
+        source.columns = [str(c).strip() for c in source.columns]
+    try:
+        table = station_table(source, argument=f"stations file {path}")
+    except ValueError as err:
+        raise InputFileError(str(err)) from None
+    if len(table) == 0:
+        raise InputFileError(f"stations file {path}: no stations")
+    return table
+
+
+def read_table_file(path: str | Path, what: str, required: Sequence[str]) -> pd.DataFrame:
+    """Read a small CSV table (velocity model, station terms), naming ``what`` in errors.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "vm.csv"
+    >>> _ = p.write_text("depth_km,vp,vs\\n0,5.5,3.2\\n")
+    >>> read_table_file(p, "velocity model", ["depth_km", "vp", "vs"])["vp"].tolist()
+    [5.5]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{what} file {path} does not exist")
+    try:
+        table = pd.read_csv(path)
+    except Exception as err:
+        raise InputFileError(f"{what} file {path}: cannot be read as CSV ({err})") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise InputFileError(f"{what} file {path}: missing column(s) {missing}; it has "
+                             f"{list(table.columns)}")
+    if len(table) == 0:
+        raise InputFileError(f"{what} file {path}: no rows")
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------
+
+
+def _iso(posix_s: np.ndarray) -> np.ndarray:
+    micro = np.round(np.asarray(posix_s, dtype=float) * 1e6).astype(np.int64)
+    return np.asarray(pd.to_datetime(micro, unit="us", utc=True).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"), dtype=object)
+
+
+def event_csv_table(events: pd.DataFrame) -> pd.DataFrame:
+    """The events as written to ``events.csv``: ``time`` as ISO 8601 UTC, ``time_s`` POSIX.
+
+    Examples
+    --------
+    >>> event_csv_table(pd.DataFrame({"event_idx": [0], "time": [0.5]}))["time"].tolist()
+    ['1970-01-01T00:00:00.500000Z']
+    """
+    out = events.copy()
+    out.insert(out.columns.get_loc("time") + 1, "time_s", out["time"])
+    out["time"] = _iso(out["time"].to_numpy())
+    return out
+
+
+def assignment_csv_table(assignments: pd.DataFrame, picks: PickArrays) -> pd.DataFrame:
+    """The assignments as written to ``assignments.csv``: with each pick's ``station``,
+    ``time`` (ISO 8601 UTC), ``time_s`` (POSIX) and ``pick_probability``.
+
+    Examples
+    --------
+    >>> # written by write_outputs
+    """
+    table = picks.table(assignments["pick_idx"].to_numpy())
+    return pd.DataFrame({
+        "pick_idx": assignments["pick_idx"].to_numpy(),
+        "event_idx": assignments["event_idx"].to_numpy(),
+        "station": table["station"].to_numpy(), "phase": assignments["phase"].to_numpy(),
+        "time": _iso(table["time"].to_numpy()), "time_s": table["time"].to_numpy(),
+        "probability": assignments["probability"].to_numpy(),
+        "residual_s": assignments["residual_s"].to_numpy(),
+        "pick_probability": table["probability"].to_numpy()})
+
+
+def write_outputs(out: str | Path, result: LongRunOutput, picks: PickArrays,
+                  stations: pd.DataFrame, model_name: str, run_id: str) -> list[Path]:
+    """Write a run's catalog: per UTC day and merged, QuakeML and CSV tables.
+
+    ``days/YYYY-MM-DD/{catalog.xml,events.csv,assignments.csv}`` for each day with events,
+    and ``catalog.xml``, ``events.csv``, ``assignments.csv`` of the whole run (the merged
+    QuakeML is stitched from the days' files, so memory stays that of one day). Every file is
+    written to a temporary name, then renamed.
+
+    Parameters
+    ----------
+    out
+        Output folder.
+    result
+        The run (:func:`~seisbench_genie.runs.associate_long`).
+    picks
+        The run's picks.
+    stations
+        Station table.
+    model_name
+        Name of the model (recorded in the QuakeML origins).
+    run_id
+        Part of every QuakeML resource id (``smi:seisbench_genie/<run_id>/...``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Examples
+    --------
+    >>> # see seisbench_genie.runs.cli
+    """
+    from seisbench_genie.catalog import NSMAP, build_catalog
+
+    out = Path(out)
+    prefix = f"smi:seisbench_genie/{run_id}"
+    events, assignments = result.events, result.assignments
+    day = np.floor(events["time"].to_numpy() / 86400.0).astype(np.int64)
+    event_day = pd.Series(day, index=events["event_idx"].to_numpy())
+    asg_day = event_day.reindex(assignments["event_idx"].to_numpy()).to_numpy()
+    written, xml_files = [], []
+    for d in np.unique(day).tolist():
+        name = pd.Timestamp(d * 86400, unit="s", tz="UTC").strftime("%Y-%m-%d")
+        folder = out / "days" / name
+        ev = events[day == d]
+        asg = assignments[asg_day == d]
+        table = picks.table(asg["pick_idx"].to_numpy())
+        catalog = build_catalog(ev, asg, table, stations, model_name=model_name,
+                                id_prefix=f"{prefix}/{name}")
+        xml_files.append(atomic_write(folder / "catalog.xml", lambda tmp, c=catalog: c.write(
+            str(tmp), format="QUAKEML", nsmap=NSMAP)))
+        written += [xml_files[-1],
+                    atomic_write(folder / "events.csv", lambda tmp, ev=ev:
+                                 event_csv_table(ev).to_csv(tmp, index=False)),
+                    atomic_write(folder / "assignments.csv", lambda tmp, asg=asg:
+                                 assignment_csv_table(asg, picks).to_csv(tmp, index=False))]
+    written.append(atomic_write(out / "events.csv", lambda tmp: event_csv_table(
+        events).to_csv(tmp, index=False)))
+    written.append(atomic_write(out / "assignments.csv", lambda tmp: assignment_csv_table(
+        assignments, picks).to_csv(tmp, index=False)))
+    written.append(atomic_write(out / "catalog.xml", lambda tmp: _stitch_quakeml(
+        tmp, xml_files, f"{prefix}/all", model_name)))
+    return written
+
+
+def _stitch_quakeml(target: Path, parts: Sequence[Path], prefix: str, model_name: str) -> None:
+    """One QuakeML file holding the ``<event>`` elements of ``parts`` (each an ObsPy-written
+    QuakeML file), streamed one file at a time."""
+    import io
+
+    from seisbench_genie.catalog import NSMAP, build_catalog
+
+    empty = build_catalog(pd.DataFrame(columns=["event_idx", "time", "latitude", "longitude",
+                                                "depth_km"]),
+                          pd.DataFrame(columns=["pick_idx", "event_idx"]),
+                          pd.DataFrame(columns=["pick_idx", "station", "phase", "time"]),
+                          pd.DataFrame(columns=["id", "latitude", "longitude"]),
+                          model_name=model_name, id_prefix=prefix)
+    buf = io.BytesIO()
+    empty.write(buf, format="QUAKEML", nsmap=NSMAP)
+    head, close, tail = buf.getvalue().decode("utf-8").rpartition("</eventParameters>")
+    with open(target, "w", encoding="utf-8") as f:
+        f.write(head.rstrip() + "\n")
+        for part in parts:
+            text = part.read_text(encoding="utf-8")
+            a, b = text.find("<event "), text.rfind("</eventParameters>")
+            if a >= 0:
+                f.write("    " + text[a:b].rstrip() + "\n")
+        f.write("  " + close + tail)
+
+
+def write_summary(out: str | Path, summary: dict[str, Any]) -> Path:
+    """Write ``summary.json`` (the numbers printed at the end of a run).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_summary(Path(tempfile.mkdtemp()), {"events": 3}).name
+    'summary.json'
+    """
+    return atomic_write(Path(out) / "summary.json",
+                        lambda tmp: tmp.write_text(json.dumps(summary, indent=1) + "\n"))

@@ -1,0 +1,320 @@
+"""Long runs: time chunks with exactly-once events, worker processes, a Dask cluster, resume,
+and the ``seisbench-genie associate`` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seisbench_genie import GENIE
+from seisbench_genie.cli import build_parser, main
+from seisbench_genie.runs import associate_long
+from seisbench_genie.runs.plan import Chunk, plan_chunks, reconcile
+from seisbench_genie.synthetic import make_scenario
+
+MIDNIGHT = 1704153600.0  # 2024-01-02T00:00:00Z
+#: 15-minute chunks: the test hour has 5 chunks and 4 boundaries besides midnight's.
+CHUNK_S = 900
+#: A found event is a true one when their origin times differ by less than this (s).
+MATCH_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def model():
+    return GENIE.from_pretrained("crustal")
+
+
+@pytest.fixture(scope="module")
+def hour():
+    """One hour of the crustal scenario (12 events, 30 % false picks), shifted so that one
+    event's origin is 3 s before midnight: all its picks are after midnight."""
+    day = make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11)
+    near_middle = day.events.iloc[np.argmin(np.abs(day.events["time"] - day.events["time"].min()
+                                                   - 1800.0))]
+    shift = MIDNIGHT - 3.0 - near_middle["time"]
+    picks = day.picks.assign(time=day.picks["time"] + shift)
+    return SimpleNamespace(picks=picks[["station", "phase", "time"]], truth=picks,
+                           events=day.events.assign(time=day.events["time"] + shift),
+                           stations=day.stations, velocity_model=day.velocity_model,
+                           straddler=int(near_middle["event"]))
+
+
+@pytest.fixture(scope="module")
+def single(model, hour):
+    return model.classify(hour.picks, hour.stations, velocity_model=hour.velocity_model)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("longrun") / "run"
+
+
+@pytest.fixture(scope="module")
+def serial(model, hour, run_dir):
+    """15-minute chunks, one after the other, written to a resumable folder."""
+    return associate_long(model, hour.picks, hour.stations, chunk_s=CHUNK_S, n_workers=1,
+                          out=run_dir, progress=False, velocity_model=hour.velocity_model)
+
+
+def _pick_sets(out) -> dict[int, frozenset]:
+    return {int(k): frozenset(g["pick_idx"].tolist())
+            for k, g in out.assignments.groupby("event_idx")}
+
+
+def _found(out, t: float) -> pd.DataFrame:
+    return out.events[np.abs(out.events["time"] - t) < MATCH_S]
+
+
+def test_event_straddling_midnight_and_chunk_boundaries_is_found_once_with_same_picks(
+        model, hour, single, serial):
+    daily = associate_long(model, hour.picks, hour.stations, n_workers=1, progress=False,
+                           velocity_model=hour.velocity_model)  # UTC days: cut at midnight
+    assert len(daily.chunks) == 2 and len(serial.chunks) == 5
+    t = float(hour.events.loc[hour.events["event"] == hour.straddler, "time"].iloc[0])
+    times = hour.truth.loc[hour.truth["event"] == hour.straddler, "time"]
+    assert t < MIDNIGHT < times.max() and (times > MIDNIGHT).mean() > 0.9  # picks after
+    [ref] = _found(single, t)["event_idx"].tolist()
+    for out in (daily, serial):
+        [idx] = _found(out, t)["event_idx"].tolist()  # once
+        assert _pick_sets(out)[idx] == _pick_sets(single)[ref]
+        # every true event once, and as many events as one run over the whole hour
+        counts = [len(_found(out, t_true)) for t_true in hour.events["time"]]
+        assert counts == [1] * len(hour.events)
+        assert len(out.events) == len(single.events)
+        # most events keep exactly their picks (a chunk's fit tolerance comes from its own
+        # residuals, so a marginal event can gain or lose a false pick)
+        assert len(set(_pick_sets(out).values()) & set(_pick_sets(single).values())) >= \
+            len(single.events) - 1
+
+
+def test_tables_are_consistent(serial, hour):
+    ev, asg = serial.events, serial.assignments
+    assert asg["pick_idx"].is_unique  # no pick in two events
+    assert ev["event_idx"].tolist() == list(range(len(ev)))
+    assert ev["time"].is_monotonic_increasing
+    assert (ev.set_index("event_idx")["n_picks"] == asg.groupby("event_idx").size()).all()
+    assert serial.chunks["n_picks"].sum() == len(hour.picks)
+    assert len(serial.catalog) == len(ev)
+
+
+def test_worker_processes_give_the_serial_catalog(model, hour, serial):
+    two = associate_long(model, hour.picks, hour.stations, chunk_s=CHUNK_S, n_workers=2,
+                         progress=False, velocity_model=hour.velocity_model)
+    pd.testing.assert_frame_equal(two.events, serial.events)
+    pd.testing.assert_frame_equal(two.assignments, serial.assignments)
+
+
+def test_dask_cluster_gives_the_serial_catalog(model, hour, serial):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        out = associate_long(model, hour.picks, hour.stations, chunk_s=CHUNK_S, client=client,
+                             progress=False, velocity_model=hour.velocity_model)
+    pd.testing.assert_frame_equal(out.events, serial.events)
+    pd.testing.assert_frame_equal(out.assignments, serial.assignments)
+
+
+def test_rerun_skips_finished_chunks_and_other_settings_are_refused(model, hour, serial,
+                                                                   run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["complete"] and len(manifest["chunks"]) == 5
+    again = associate_long(model, hour.picks, hour.stations, chunk_s=CHUNK_S, n_workers=1,
+                           out=run_dir, progress=False, velocity_model=hour.velocity_model)
+    assert again.chunks["resumed"].all()
+    pd.testing.assert_frame_equal(again.events, serial.events)
+    with pytest.raises(ValueError, match="differ in min_picks|differ in classify"):
+        associate_long(model, hour.picks, hour.stations, chunk_s=CHUNK_S, out=run_dir,
+                       progress=False, velocity_model=hour.velocity_model, min_picks=12)
+
+
+def test_bad_arguments_name_the_problem(model, hour):
+    with pytest.raises(ValueError, match=r"none of the .*XX\.NOPE.*AZ\.LVA2"):
+        associate_long(model, hour.picks.assign(station="XX.NOPE."), hour.stations,
+                       progress=False)
+    with pytest.raises(ValueError, match="chunk_s: must exceed twice overlap_s"):
+        associate_long(model, hour.picks, hour.stations, chunk_s=100, progress=False,
+                       velocity_model=hour.velocity_model)
+    with pytest.raises(TypeError, match="unknown argument"):
+        associate_long(model, hour.picks, hour.stations, min_pick=3)
+
+
+def _event(t: float, n: int = 3, score: float = 0.9) -> pd.DataFrame:
+    return pd.DataFrame({"event_idx": [0], "time": [t], "latitude": [0.0],
+                         "longitude": [0.0], "depth_km": [5.0], "n_picks": [n],
+                         "n_stations": [n], "score": [score]})
+
+
+def _picks(ids, event_idx=0, probability=0.9) -> pd.DataFrame:
+    return pd.DataFrame({"pick_idx": list(ids), "event_idx": event_idx, "phase": "P",
+                         "probability": probability, "residual_s": 0.0})
+
+
+def test_reconcile_keeps_each_event_once():
+    plan = [Chunk(0, 0, 0.0, 100.0), Chunk(1, 1, 100.0, 200.0)]
+    same = _picks([1, 2, 3])
+    # each chunk says the event is the other's: kept once, not lost
+    ev, asg = reconcile(plan, {0: (_event(100.4), same), 1: (_event(99.8), same)}, 10.0,
+                        station_of=lambda p: p)
+    assert len(ev) == 1 and sorted(asg["pick_idx"]) == [1, 2, 3]
+    # each chunk owns its estimate: kept once
+    ev, _ = reconcile(plan, {0: (_event(99.9), same), 1: (_event(100.1), same)}, 10.0,
+                      station_of=lambda p: p)
+    assert ev["time"].tolist() == [99.9]
+    # two events that competed for one pick: both kept, the pick in the likelier one only
+    a, b = _picks([1, 2, 3, 4], probability=0.6), _picks([4, 5, 6, 7], probability=0.8)
+    ev, asg = reconcile(plan, {0: (_event(98.0, 4), a), 1: (_event(102.0, 4), b)}, 10.0,
+                        station_of=lambda p: p)
+    assert len(ev) == 2 and asg["pick_idx"].is_unique
+    assert asg.loc[asg["pick_idx"] == 4, "event_idx"].item() == 1
+    assert ev["n_picks"].tolist() == [3, 4]
+    # the run's range: events before start are left out
+    ev, _ = reconcile(plan, {0: (_event(50.0), same)}, 10.0, station_of=lambda p: p,
+                      start=60.0)
+    assert len(ev) == 0
+
+
+def test_plan_covers_every_pick_and_skips_empty_time():
+    times = np.array([5.0, 100.0, 3590.0, 3605.0, 1e7])
+    plan = plan_chunks(times, chunk_s=3600, overlap_s=60.0)
+    assert [c.cell for c in plan] == [-1, 0, 1, 2777]
+    covered = [any(c.start - 60 <= t <= c.end + 60 for c in plan) for t in times]
+    assert all(covered)
+
+
+# --------------------------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------------------------
+
+
+def _write_inputs(folder: Path, hour) -> list[str]:
+    hour.picks.to_csv(folder / "picks.csv", index=False)
+    hour.stations.to_csv(folder / "stations.csv", index=False)
+    hour.velocity_model.to_csv(folder / "vm.csv", index=False)
+    return [str(folder / "picks.csv"), "--stations", str(folder / "stations.csv"),
+            "--velocity-model", str(folder / "vm.csv"), "--chunk", str(CHUNK_S),
+            "--workers", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory, hour):
+    """``associate`` killed (SIGKILL) after its first chunk, then the same command again."""
+    folder = tmp_path_factory.mktemp("cli")
+    out = folder / "out"
+    args = ["associate", *_write_inputs(folder, hour), "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "seisbench_genie.cli", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    manifest = out / "manifest.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if manifest.is_file() and json.loads(manifest.read_text())["chunks"]:
+            proc.kill()
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode < 0, proc.stderr.read().decode()[-2000:]  # killed, not finished
+    done_before = len(json.loads(manifest.read_text())["chunks"])
+    left_before = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    return SimpleNamespace(out=out, args=args, done_before=done_before,
+                           left_before=left_before, rc=main(args))
+
+
+def test_killed_run_resumes_to_the_uninterrupted_catalog(killed_and_resumed, serial, capsys):
+    k = killed_and_resumed
+    assert 1 <= k.done_before < 5
+    assert k.left_before == ["chunks", "manifest.json"]  # no half-written catalog
+    assert k.rc == 0
+    summary = json.loads((k.out / "summary.json").read_text())
+    assert summary["chunks_resumed"] == k.done_before and summary["chunks"] == 5
+    events = pd.read_csv(k.out / "events.csv")
+    assert events["time_s"].tolist() == serial.events["time"].tolist()
+    assert events["latitude"].tolist() == serial.events["latitude"].tolist()
+    asg = pd.read_csv(k.out / "assignments.csv")
+    assert asg[["pick_idx", "event_idx"]].values.tolist() == \
+        serial.assignments[["pick_idx", "event_idx"]].values.tolist()
+
+
+def test_outputs_per_day_and_merged(killed_and_resumed, serial):
+    import obspy
+
+    out = killed_and_resumed.out
+    days = sorted(p.name for p in (out / "days").iterdir())
+    assert days == ["2024-01-01", "2024-01-02"]
+    per_day = [len(pd.read_csv(out / "days" / d / "events.csv")) for d in days]
+    assert sum(per_day) == len(serial.events)
+    merged = obspy.read_events(str(out / "catalog.xml"))
+    assert len(merged) == len(serial.events)
+    assert sum(len(e.picks) for e in merged) == len(serial.assignments)
+    assert len(obspy.read_events(str(out / "days" / days[1] / "catalog.xml"))) == per_day[1]
+
+
+def test_help_documents_every_option():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if hasattr(a, "choices") and a.choices)
+    associate = sub.choices["associate"]
+    for action in associate._actions:
+        if action.dest != "help":
+            assert action.help and len(action.help) >= 10, action.dest
+    text = associate.format_help()
+    for unit in ("(s)", "degrees", "km", "seconds"):
+        assert unit in text
+
+
+def test_bad_pick_file_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "picks.csv"
+    bad.write_text("station,phase,time\nCI.A.,P,1.0\nCI.A.,P,yesterday\n")
+    (tmp_path / "st.csv").write_text("id,latitude,longitude\nCI.A.,35,-117\n")
+    rc = main(["associate", str(bad), "--stations", str(tmp_path / "st.csv"), "--out",
+               str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{bad}, line 3" in err and "yesterday" in err
+    bad.write_text("station,phase,time\nCI.A.,P,1.0\nCI.A.,P,2.0,extra\n")
+    rc = main(["associate", str(bad), "--stations", str(tmp_path / "st.csv"), "--out",
+               str(tmp_path / "out")])
+    assert rc == 2 and "line 3" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_stations_matching_no_pick_and_unreachable_scheduler(tmp_path, hour, capsys):
+    args = _write_inputs(tmp_path, hour)
+    other = hour.stations.assign(id="XX." + hour.stations["id"].str.split(".").str[1] + ".")
+    other.to_csv(tmp_path / "other.csv", index=False)
+    rc = main(["associate", args[0], "--stations", str(tmp_path / "other.csv"), "--out",
+               str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "CI." in err and "XX." in err  # ids from both sides
+    rc = main(["associate", *args, "--out", str(tmp_path / "out"), "--dask-scheduler",
+               "tcp://127.0.0.1:9", "--dask-timeout", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "tcp://127.0.0.1:9" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_seisbench_pick_export_stationxml_and_parquet(tmp_path, hour):
+    from obspy.core.inventory import Inventory, Network, Station
+
+    from seisbench_genie.runs.files import read_pick_files, read_station_file
+    from seisbench_genie.synthetic.scenarios import Scenario
+
+    scn = Scenario("x", hour.truth.head(50).reset_index(drop=True), hour.events,
+                   hour.stations, hour.velocity_model, {})
+    scn.to_picklist().to_dataframe().to_csv(tmp_path / "sb.csv")  # SeisBench's own export
+    arrays = read_pick_files([tmp_path / "sb.csv"])
+    assert np.allclose(arrays.time, scn.picks["time"].to_numpy(), rtol=0, atol=1e-6)
+    st = hour.stations.head(3)
+    inv = Inventory(networks=[Network(i.split(".")[0], stations=[
+        Station(i.split(".")[1], latitude=la, longitude=lo, elevation=el)])
+        for i, la, lo, el in st[["id", "latitude", "longitude", "elevation"]].values])
+    inv.write(str(tmp_path / "st.xml"), format="STATIONXML")
+    assert read_station_file(tmp_path / "st.xml")["id"].tolist() == st["id"].tolist()
+    pytest.importorskip("pyarrow")
+    hour.picks.head(20).to_parquet(tmp_path / "p.parquet")
+    assert len(read_pick_files([tmp_path / "p.parquet"])) == 20
