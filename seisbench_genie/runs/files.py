@@ -95,8 +95,8 @@ def _blocks(path: Path) -> Any:
         try:
             table = pd.read_parquet(path)
         except ImportError:
-            raise InputFileError(f"picks file {path}: reading Parquet needs pyarrow (pip "
-                                 "install pyarrow), or give a CSV file") from None
+            raise InputFileError(f"picks file {path}: reading Parquet needs pyarrow (pip install "
+                                 "seisbench-genie[parquet]), or give a CSV file") from None
         except Exception as err:
             raise InputFileError(f"picks file {path}: cannot be read as Parquet "
                                  f"({type(err).__name__}: {err})") from None
