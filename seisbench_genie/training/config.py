@@ -92,8 +92,10 @@ class TrainingConfig:
         Held-out synthetic stretches scored with event F1 at the end.
     calibration_days
         Held-out synthetic stretches on which the detection threshold is chosen at the end
-        (other seeds than the validation stretches); default: ``validation_days``; 0 keeps
-        the pipeline's default threshold.
+        (other seeds than the validation stretches), per family of days (a generator that
+        mixes the magnitude and radius detection laws gives two, see
+        :func:`~seisbench_genie.training.validation.calibration_families`); default:
+        ``validation_days``; 0 keeps the pipeline's default threshold.
     version
         Weight version string.
     docstring
