@@ -14,14 +14,15 @@ event, association overview), and names every file.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from seisbench_genie.atomic import atomic_write
 
 
 def format_utc(seconds: Sequence[float] | np.ndarray) -> list[str]:
@@ -74,17 +75,6 @@ def event_table(events: pd.DataFrame) -> pd.DataFrame:
 DEFAULT_OUT_DIR = "genie_demo_output"
 
 
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp)`` on a temporary name in ``path``'s folder, then rename to ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_outputs(out: Any, picks: pd.DataFrame, stations: pd.DataFrame,
                   velocity_model: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write the catalog, the tables and the figures of one association into ``out_dir``.
@@ -124,13 +114,13 @@ def write_outputs(out: Any, picks: pd.DataFrame, stations: pd.DataFrame,
     table = picks[["station", "phase", "time"]].assign(
         pick_idx=np.arange(len(picks)), time_utc=format_utc(picks["time"]))
     written = [
-        _write_atomic(folder / "catalog.xml", lambda p: out.catalog.write(
+        atomic_write(folder / "catalog.xml", lambda p: out.catalog.write(
             str(p), format="QUAKEML", nsmap=NSMAP)),
-        _write_atomic(folder / "events.csv", lambda p: events.to_csv(p, index=False)),
-        _write_atomic(folder / "assignments.csv",
+        atomic_write(folder / "events.csv", lambda p: events.to_csv(p, index=False)),
+        atomic_write(folder / "assignments.csv",
                       lambda p: out.assignments.to_csv(p, index=False)),
-        _write_atomic(folder / "picks.csv", lambda p: table.to_csv(p, index=False)),
-        _write_atomic(folder / "stations.csv", lambda p: stations.to_csv(p, index=False)),
+        atomic_write(folder / "picks.csv", lambda p: table.to_csv(p, index=False)),
+        atomic_write(folder / "stations.csv", lambda p: stations.to_csv(p, index=False)),
         plot.save_figure(plot.plot_catalog(out.events, stations), folder / "catalog_map.png"),
     ]
     if len(out.events):

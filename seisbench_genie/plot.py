@@ -27,7 +27,6 @@ Examples
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from .atomic import atomic_write
 from .geo import epicentral_distance_km
 from .picks import _canonical_ids, pick_table, station_positions, times_to_posix
 from .stations import station_table
@@ -154,13 +154,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
     if fmt not in supported:
         raise ValueError(f"path: cannot write {path.name!r}; use one of "
                          f"{sorted('.' + s for s in supported)}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
 
 
 def _is_catalog(obj: Any) -> bool:

@@ -10,7 +10,6 @@ and renamed.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from seisbench_genie.atomic import atomic_write
 from seisbench_genie.benchmark.real import (
     MATCH_DISTANCE_KM,
     MATCH_TIME_S,
@@ -426,11 +426,10 @@ def plot_real(result: RealBenchmarkResult, path: str | Path, *,
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def write_real_outputs(result: RealBenchmarkResult, config: RealBenchmarkConfig) -> list[Path]:
@@ -448,10 +447,8 @@ def write_real_outputs(result: RealBenchmarkResult, config: RealBenchmarkConfig)
     out = Path(config.out)
     files = [write_csv_atomic(result.results, out / "results.csv")]
     md = out / "results.md"
-    tmp = md.with_name(f".{md.name}.tmp")
-    tmp.write_text(results_markdown(result, config))
-    os.replace(tmp, md)
-    files.append(md)
+    files.append(atomic_write(md, lambda tmp: tmp.write_text(results_markdown(result,
+                                                                               config))))
     if config.figures and any(e.ok for e in result.entries):
         name = "recall_by_magnitude.png" if result.reference is not None else \
             "events_over_time.png"

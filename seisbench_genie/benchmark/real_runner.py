@@ -18,7 +18,6 @@ Examples
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from seisbench_genie.atomic import atomic_write
 from seisbench_genie.benchmark.protocol import AssociatorError, RunOutput
 from seisbench_genie.benchmark.real import (
     DEFAULT_REGION_DEPTH_KM,
@@ -227,12 +227,7 @@ def write_csv_atomic(df: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
     >>> write_csv_atomic(pd.DataFrame({"a": [1]}), Path(tempfile.mkdtemp()) / "x.csv").name
     'x.csv'
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False, **kwargs)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, **kwargs))
 
 
 def associator_tables(dataset: RealDataset, out: RunOutput) -> tuple[pd.DataFrame, pd.DataFrame]:

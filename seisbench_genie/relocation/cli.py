@@ -14,12 +14,12 @@ baseline), with cross-correlation times from a HypoDD ``dt.cc`` file::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
+
+from seisbench_genie.atomic import atomic_write
 
 PROG = "seisbench-genie relocate"
 #: GraphDD fields set by their own options (or not from the command line at all).
@@ -147,16 +147,7 @@ def write_quakeml(catalog: Any, path: Path) -> None:
     """
     from ..catalog import NSMAP
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        catalog.write(tmp, format="QUAKEML", nsmap=NSMAP)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda tmp: catalog.write(str(tmp), format="QUAKEML", nsmap=NSMAP))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from seisbench_genie.atomic import atomic_write
 from seisbench_genie.model import GENIE, AssociationOutput
 from seisbench_genie.picks import PICK_COLUMNS, pick_table, station_positions
 from seisbench_genie.runs.plan import (
@@ -340,30 +341,6 @@ class _Dask:
 # --------------------------------------------------------------------------------------------
 # A resumable run's folder
 # --------------------------------------------------------------------------------------------
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary name in ``path``'s folder, then rename it to ``path``.
-
-    A reader (or a rerun after a crash) never sees a half-written file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> p = atomic_write(Path(tempfile.mkdtemp()) / "a.txt", lambda t: t.write_text("x"))
-    >>> p.read_text()
-    'x'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 class RunStore:
