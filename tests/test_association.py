@@ -634,3 +634,31 @@ def test_progress_is_one_bar_for_the_whole_run(model, day, monkeypatch):
                    detection_chunk_s=600.0, detection_grids=2)
     assert len(bars) == 1
     assert bars[0].total > 0 and bars[0].n == bars[0].total
+
+
+@pytest.mark.parametrize("depth_km", [(0.0, 20.0), (0.0, 25.0), (0.0, 30.0), (0.0, 40.0),
+                                      (5.0, 44.0)])
+def test_node_levels_never_coarser_than_training(model, local_day, depth_km):
+    """Whatever the search depth range, the node grid's depth levels are no further apart
+    than the levels the model was trained on, and tile the range evenly (a 0-25 km search
+    under a 0-40 km crustal model gets two levels, not one)."""
+    import dataclasses
+
+    from seisbench_genie.association.inputs import NodeGrid
+
+    _, region, bound = local_day
+    sc = model.network.scale
+    trained_levels = round((sc.depth_km[1] - sc.depth_km[0])
+                           / (sc.node_spacing_km * sc.depth_spacing_factor))
+    trained_spacing = (sc.depth_km[1] - sc.depth_km[0]) / trained_levels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grid = NodeGrid(model.network, bound, dataclasses.replace(region, depth_km=depth_km))
+    levels = np.unique(np.round(grid.graph.source_xyz[:, 2].numpy(), 6))
+    spacing = (depth_km[1] - depth_km[0]) / len(levels)
+    assert spacing <= trained_spacing + 1e-9
+    # evenly spread cell centres: half a spacing inside each end of the range
+    assert np.allclose(levels, depth_km[0] + (np.arange(len(levels)) + 0.5) * spacing)
+    # and no more levels than needed
+    assert len(levels) == max(1, int(np.ceil((depth_km[1] - depth_km[0]) / trained_spacing
+                                             - 1e-9)))

@@ -420,3 +420,30 @@ def test_realistic_days_score_an_oracle_and_a_half_catalog(tmp_path):
     assert scores.loc["half", "event_recall"] == pytest.approx(len(kept[::2]) / len(kept))
     assert scores.loc["half", "event_precision"] == pytest.approx(1.0)
     assert 0 < scores.loc["oracle", "small_events"] <= len(kept)
+
+
+def test_realistic_days_take_generator_ranges(tmp_path):
+    """``write_days`` overrides: a dense network keeps its stations within the aperture asked
+    for, the false-pick rate asked for sets the number of picks of no event, and a name that
+    is not a generator range is a clear error."""
+    from pathlib import Path
+
+    from seisbench_genie.benchmark.realistic_days import DAY_DURATION_S, write_days
+    from seisbench_genie.geo import LocalProjection
+
+    config = Path(__file__).resolve().parents[1] / "pretrained" / "crustal.yaml"
+    quiet = {"aperture_km": (30.0, 40.0), "bursts": (0, 0), "regional_arrivals_per_hour": (0, 0)}
+    unlabelled = []
+    for rate in (0.0, 100.0):
+        (day,) = write_days(config, tmp_path / f"days{rate:g}", [40003],
+                            {**quiet, "false_pick_rate_per_station_hour": (rate, rate)})
+        stations = pd.read_csv(day / "stations.csv")
+        x, y = LocalProjection.centred_on(stations).to_local(stations["latitude"],
+                                                            stations["longitude"])
+        assert max(np.ptp(x), np.ptp(y)) <= 40.0 * 1.05
+        unlabelled.append(int((pd.read_csv(day / "truth_picks.csv")["event"] < 0).sum()))
+    # the same layout and events (same seed): the extra picks of no event are the false picks
+    expected = 100.0 * len(stations) * DAY_DURATION_S / 3600.0
+    assert unlabelled[1] - unlabelled[0] == pytest.approx(expected, rel=0.15)
+    with pytest.raises(ValueError, match="not a \\(low, high\\) range"):
+        write_days(config, tmp_path / "bad", [40003], {"n_windows": (1, 2)})

@@ -29,8 +29,13 @@ CROWDED_EVENT_PICKS = 0.15
 SUPPRESSION_SPACINGS = 1.0
 #: ... and this many window steps (scaled offsets within sqrt 2 of a kept candidate; see
 #: :func:`suppress_duplicates`) of a stronger one: a peak's neighbours on the node graph and
-#: in time are one event.
-SUPPRESSION_STEPS = 2.0
+#: in time are one event. One step is the width of the source labels in origin time
+#: (``label_time_s`` = ``window_step_s``): two peaks two or more steps apart are two
+#: maxima of the field, as training labels two events that far apart; 2 steps (8.5 s on
+#: crustal) merged aftershocks a few seconds apart into one candidate. Measured
+#: (``docs/benchmarks.md``, "Close aftershocks and node depth levels"): the synthetic grid
+#: unchanged, more events found on aftershock-like days and on Ridgecrest.
+SUPPRESSION_STEPS = 1.0
 #: Fewest windows per detection chunk (a chunk carries DETECTION_STRIDE windows of padding on
 #: each side; shorter chunks would spend more on padding than on their own windows).
 MIN_CHUNK_WINDOWS = 8

@@ -3,11 +3,14 @@ grid with its product graph and travel times (one per grid shift)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
 
 from seisbench_genie.association.params import AssociationParams, Region
+from seisbench_genie.nn.config import ModelScale
 from seisbench_genie.nn.features import PickIndex
 from seisbench_genie.nn.graphs import build_region_graph, source_nodes
 from seisbench_genie.nn.network import GENIENetwork
@@ -19,6 +22,38 @@ from seisbench_genie.nn.network import GENIENetwork
 CPU_BATCH_PAIRS = 32768
 #: Windows per network call on a GPU, and the most per call on a CPU.
 MAX_BATCH_WINDOWS = 64
+
+
+def depth_spacing_km(scale: ModelScale, depth_km: tuple[float, float]) -> float:
+    """Vertical spacing (km) of the node grid over a search depth range: the range is cut
+    into as many levels as needed so that no two levels are further apart than the levels
+    the model was trained on.
+
+    Training lays ``round(extent / (node_spacing_km * depth_spacing_factor))`` levels over
+    the model's own depth range (crustal: 2 levels over 0-40 km, 20 km apart); a search
+    range cut the same way can get fewer levels per km (0-25 km: 1 level, 25 km), which
+    leaves events near the surface further from every node than training ever put them
+    (measured: ``docs/benchmarks.md``, "Node depth levels").
+
+    Examples
+    --------
+    >>> from seisbench_genie.nn.config import ModelScale
+    >>> sc = ModelScale(name="toy", length_km=50.0, node_spacing_km=25.0, depth_km=(0, 40),
+    ...                 max_distance_km=180.0, kernel_s=3.0, window_step_s=3.0)
+    >>> depth_spacing_km(sc, (0.0, 25.0)), depth_spacing_km(sc, (0.0, 40.0))
+    (12.5, 20.0)
+    >>> depth_spacing_km(sc, (0.0, 20.0))
+    20.0
+    """
+    lo, hi = scale.depth_km
+    nominal = scale.node_spacing_km * scale.depth_spacing_factor
+    trained = (hi - lo) / max(1, round((hi - lo) / nominal))
+    extent = float(depth_km[1]) - float(depth_km[0])
+    if extent <= 0:
+        return trained
+    # A relative tolerance so that a range of exactly k trained levels gets k, not k + 1.
+    levels = max(1, math.ceil(extent / trained - 1e-9))
+    return extent / levels
 
 
 class PickSet:
@@ -101,7 +136,7 @@ class NodeGrid:
         nodes = source_nodes((region.x_km[0] - h + shift, region.x_km[1] + h + shift),
                              (region.y_km[0] - h + shift, region.y_km[1] + h + shift),
                              region.depth_km, sc.node_spacing_km,
-                             sc.node_spacing_km * sc.depth_spacing_factor)
+                             depth_spacing_km(sc, region.depth_km))
         self.graph = build_region_graph(sta, nodes, sc)
         src = self.graph.source_xyz[self.graph.pair_source].to(torch.float64)
         with torch.no_grad():

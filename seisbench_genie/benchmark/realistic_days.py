@@ -18,14 +18,23 @@ Usage::
         --reference $d/reference.csv --associators genie,pyocto --genie-model crustal \\
         --min-picks 10 --min-p-and-s-stations 4 --threads 1 --out RUNS/$(basename $d); done
     python -m seisbench_genie.benchmark.realistic_days score DAYS RUNS
+
+``write --set NAME=LO,HI`` overrides a range of the generator (a field of
+:class:`~seisbench_genie.synthetic.training.SyntheticDayConfig`), for example quieter days with
+the false-pick rates of a deep-learning picker and a dense aftershock network::
+
+    python -m seisbench_genie.benchmark.realistic_days write pretrained/crustal.yaml DAYS \\
+        --seeds 42001-42008 --set false_pick_rate_per_station_hour=0,20 --set bursts=0,0 \\
+        --set regional_arrivals_per_hour=0,2 --set aperture_km=30,80
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,14 +59,19 @@ def _iso(posix_s: pd.Series) -> pd.Series:
     return pd.to_datetime(posix_s, unit="s").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int]) -> list[Path]:
+def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int],
+               overrides: Mapping[str, tuple[float, float]] | None = None) -> list[Path]:
     """Write one folder per seed with ``picks.csv``, ``stations.csv``, ``velocity_model.csv``,
     ``reference.csv`` (in-network events) and the truth (``truth_picks.csv``,
     ``truth_events.csv``).
 
+    ``overrides`` replaces ranges of the generator (fields of
+    :class:`~seisbench_genie.synthetic.training.SyntheticDayConfig`, given as (low, high)).
+
     Examples
     --------
-    >>> # write_days("pretrained/crustal.yaml", "days", [40001, 40002])
+    >>> # write_days("pretrained/crustal.yaml", "days", [40001, 40002],
+    >>> #            {"false_pick_rate_per_station_hour": (0.0, 20.0)})
     """
     import yaml
 
@@ -68,6 +82,8 @@ def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int
     generator = dataclasses.replace(config.generator, magnitude_detection_fraction=1.0,
                                     n_stations=N_STATIONS,
                                     magnitude_event_rate_per_hour=EVENT_RATE_PER_HOUR)
+    if overrides:
+        generator = dataclasses.replace(generator, **_generator_ranges(generator, overrides))
     config = dataclasses.replace(config, generator=generator)
     folders = []
     for seed in seeds:
@@ -87,6 +103,37 @@ def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int
             folder / "reference.csv", index=False)
         folders.append(folder)
     return folders
+
+
+def _generator_ranges(generator: Any, overrides: Mapping[str, tuple[float, float]]
+                      ) -> dict[str, tuple[Any, Any]]:
+    """``overrides`` checked against the generator's range fields, typed as the defaults."""
+    names = {f.name for f in dataclasses.fields(generator)}
+    out = {}
+    for name, (lo, hi) in overrides.items():
+        default = getattr(generator, name, None) if name in names else None
+        if not (isinstance(default, tuple) and len(default) == 2):
+            ranges = sorted(n for n in names if isinstance(getattr(generator, n), tuple)
+                            and len(getattr(generator, n)) == 2)
+            raise ValueError(f"--set {name}: not a (low, high) range of the generator; "
+                             f"ranges: {', '.join(ranges)}")
+        kind = type(default[0])
+        if not lo <= hi:
+            raise ValueError(f"--set {name}: need low <= high, got {lo}, {hi}")
+        out[name] = (kind(lo), kind(hi))
+    return out
+
+
+def _range_setting(text: str) -> tuple[str, tuple[float, float]]:
+    """``NAME=LO,HI`` from the command line."""
+    name, sep, values = text.partition("=")
+    parts = values.split(",")
+    try:
+        if not sep or len(parts) != 2:
+            raise ValueError
+        return name.strip(), (float(parts[0]), float(parts[1]))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=LOW,HIGH, got {text!r}") from None
 
 
 def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
@@ -138,13 +185,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("config", help="training config (YAML) whose generator makes the days")
     w.add_argument("out", help="folder for the days")
     w.add_argument("--seeds", default="40001-40012", help="seed range A-B (default 40001-40012)")
+    w.add_argument("--set", dest="ranges", action="append", type=_range_setting, default=[],
+                   metavar="NAME=LOW,HIGH",
+                   help="replace a range of the generator (repeatable), e.g. "
+                        "false_pick_rate_per_station_hour=0,20 (per station-hour) or "
+                        "aperture_km=30,80 (km)")
     s = sub.add_parser("score", help="score benchmark-real outputs against the truth")
     s.add_argument("days")
     s.add_argument("runs")
     args = parser.parse_args(argv)
     if args.command == "write":
         first, _, last = args.seeds.partition("-")
-        for folder in write_days(args.config, args.out, range(int(first), int(last or first) + 1)):
+        seeds = range(int(first), int(last or first) + 1)
+        try:
+            folders = write_days(args.config, args.out, seeds, dict(args.ranges))
+        except ValueError as err:
+            parser.error(str(err))
+        for folder in folders:
             print(folder)
     else:
         print(score_runs(args.days, args.runs).round(3).to_string())
