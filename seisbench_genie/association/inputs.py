@@ -33,7 +33,7 @@ def depth_spacing_km(scale: ModelScale, depth_km: tuple[float, float]) -> float:
     the model's own depth range (crustal: 2 levels over 0-40 km, 20 km apart); a search
     range cut the same way can get fewer levels per km (0-25 km: 1 level, 25 km), which
     leaves events near the surface further from every node than training ever put them
-    (measured: ``docs/benchmarks.md``, "Node depth levels").
+    (measured: ``docs/benchmarks.md``, "Close aftershocks and node depth levels").
 
     Examples
     --------
