@@ -204,24 +204,31 @@ def _write_inputs(folder: Path, hour) -> list[str]:
             "--workers", "1", "--no-progress"]
 
 
-@pytest.fixture(scope="module")
-def killed_and_resumed(tmp_path_factory, hour):
-    """``associate`` killed (SIGKILL) after its first chunk, then the same command again."""
-    folder = tmp_path_factory.mktemp("cli")
-    out = folder / "out"
-    args = ["associate", *_write_inputs(folder, hour), "--out", str(out)]
+def _run_until_a_chunk_is_done(args: list[str], out: Path) -> subprocess.Popen:
+    """``seisbench-genie ARGS`` in a subprocess, returned once its manifest records a finished
+    chunk (or it ended, or 300 s passed)."""
     proc = subprocess.Popen([sys.executable, "-m", "seisbench_genie.cli", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     manifest = out / "manifest.json"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if manifest.is_file() and json.loads(manifest.read_text())["chunks"]:
-            proc.kill()
             break
         time.sleep(0.02)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory, hour):
+    """``associate`` killed (SIGKILL) after its first chunk, then the same command again."""
+    folder = tmp_path_factory.mktemp("cli")
+    out = folder / "out"
+    args = ["associate", *_write_inputs(folder, hour), "--out", str(out)]
+    proc = _run_until_a_chunk_is_done(args, out)
+    proc.kill()
     proc.wait()
     assert proc.returncode < 0, proc.stderr.read().decode()[-2000:]  # killed, not finished
-    done_before = len(json.loads(manifest.read_text())["chunks"])
+    done_before = len(json.loads((out / "manifest.json").read_text())["chunks"])
     left_before = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     return SimpleNamespace(out=out, args=args, done_before=done_before,
                            left_before=left_before, rc=main(args))
@@ -318,3 +325,75 @@ def test_seisbench_pick_export_stationxml_and_parquet(tmp_path, hour):
     pytest.importorskip("pyarrow")
     hour.picks.head(20).to_parquet(tmp_path / "p.parquet")
     assert len(read_pick_files([tmp_path / "p.parquet"])) == 20
+
+
+def test_files_read_in_blocks_and_duplicates_across_files(tmp_path, monkeypatch):
+    import seisbench_genie.runs.files as files
+
+    rng = np.random.default_rng(7)
+    n = 23
+    first = pd.DataFrame({"station": rng.choice(["CI.A.", "CI.B.", "CI.C."], n),
+                          "phase": rng.choice(["P", "S"], n),
+                          "time": np.round(rng.uniform(0.0, 100.0, n), 3)})
+    first.to_csv(tmp_path / "a.csv", index=False)
+    # The second file repeats rows 4 and 9 of the first (exact duplicates) and adds two picks.
+    second = pd.concat([first.iloc[[4]], pd.DataFrame({"station": ["CI.D."], "phase": ["S"],
+                                                       "time": [50.5]}),
+                        first.iloc[[9]], pd.DataFrame({"station": ["CI.A."], "phase": ["P"],
+                                                       "time": [1e3]})])
+    second.to_csv(tmp_path / "b.csv", index=False)
+    whole = files.read_pick_files([tmp_path / "a.csv"])
+    monkeypatch.setattr(files, "READ_BLOCK_ROWS", 4)  # six blocks for the first file
+    blocks = files.read_pick_files([tmp_path / "a.csv"])
+    assert blocks.pick_idx.tolist() == whole.pick_idx.tolist()
+    assert blocks.ids[blocks.station].tolist() == whole.ids[whole.station].tolist()
+    assert np.array_equal(blocks.time, whole.time) and np.array_equal(blocks.phase, whole.phase)
+    order = np.lexsort((np.arange(n), first["time"].to_numpy()))
+    assert whole.pick_idx.tolist() == order.tolist()  # pick_idx = data row, time-sorted
+    with pytest.warns(UserWarning, match="dropped 2 pick"):
+        both = files.read_pick_files([tmp_path / "a.csv", tmp_path / "b.csv"])
+    # The first file's copies are kept; the new picks are rows 1 and 3 of the second file.
+    assert sorted(both.pick_idx.tolist()) == list(range(n)) + [n + 1, n + 3]
+    new = both.take(np.flatnonzero(both.pick_idx >= n))
+    assert new.ids[new.station].tolist() == ["CI.D.", "CI.A."]
+
+
+def _workers_of(pid: int) -> list[int]:
+    """Child processes of ``pid`` (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.is_file() else []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_run_ends_its_workers_and_resumes(tmp_path, hour, serial, how):
+    import signal
+
+    out = tmp_path / "out"
+    args = ["associate", *_write_inputs(tmp_path, hour), "--out", str(out)]
+    args[args.index("--workers") + 1] = "2"
+    proc = _run_until_a_chunk_is_done(args, out)
+    workers = _workers_of(proc.pid)
+    assert proc.poll() is None and workers, proc.stderr.read().decode()[-2000:]
+    proc.send_signal(getattr(signal, how))
+    rc = proc.wait(timeout=60)
+    if how == "SIGTERM":  # an orderly stop, as Ctrl-C
+        assert rc == 143 and "terminated (SIGTERM)" in proc.stderr.read().decode()
+    else:
+        assert rc == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(w) for w in workers)  # no worker left computing for nobody
+    if how == "SIGTERM":
+        assert main(args) == 0
+        events = pd.read_csv(out / "events.csv")
+        assert events["time_s"].tolist() == serial.events["time"].tolist()

@@ -16,10 +16,14 @@ are kept and skipped, and the final catalog is the one an uninterrupted run give
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from seisbench_genie.argtypes import count, positive_float, positive_int, probability
@@ -223,6 +227,30 @@ def _connect(address: str, timeout_s: float) -> Any:
                          f"within {timeout_s:g} s ({type(err).__name__}: {err})") from None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a scheduler ending a job, a container stopping) turned into the same
+    orderly stop as Ctrl-C: running chunks are abandoned, their workers ended, finished chunks
+    kept."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the run lasts, SIGTERM raises :class:`Terminated` in the main thread (elsewhere,
+    e.g. called from a worker thread, signals are left as they are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute ``seisbench-genie associate``.
 
@@ -231,7 +259,8 @@ def run(args: argparse.Namespace) -> int:
     int
         0 on success; 1 when a chunk failed (the finished ones are kept: rerun to resume);
         2 on bad input (nothing written; the message names the file, line or argument);
-        130 when interrupted (rerun the same command to resume).
+        130 when interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (rerun the same command to
+        resume).
 
     Examples
     --------
@@ -252,37 +281,40 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     client = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            picks = read_pick_files(args.picks)
-            stations = read_station_file(args.stations)
-        kwargs = classify_kwargs(args)
-        model = _load_model(args.model)
-        if args.dask_scheduler:
-            client = _connect(args.dask_scheduler, args.dask_timeout)
-        where = (f"the Dask cluster at {args.dask_scheduler}" if client is not None else
-                 f"{args.workers or default_workers()} worker process(es)")
-        print(f"[associate] {len(picks)} picks from {len(args.picks)} file(s), "
-              f"{len(stations)} stations; model {args.model}; on {where}", file=sys.stderr)
-        result = associate_long(model, picks, stations, chunk_s=args.chunk,
-                                overlap_s=args.overlap, start=args.start, end=args.end,
-                                n_workers=args.workers, client=client, out=args.out,
-                                progress=args.progress, **kwargs)
-    except (InputFileError, ValueError, TypeError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; the finished chunks are kept in {args.out}. Continue "
-              f"with the same command:\n  {resume_command()}", file=sys.stderr)
-        return 130
-    except RuntimeError as err:
-        print(f"{PROG}: error: {err}\nThe finished chunks are kept in {args.out}; fix the "
-              f"cause and run the same command again to continue.", file=sys.stderr)
-        return 1
-    finally:
-        if client is not None:
-            client.close()
+    # SIGTERM stops the association like Ctrl-C; the final writing below is atomic.
+    with _sigterm_as_interrupt():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always")
+                picks = read_pick_files(args.picks)
+                stations = read_station_file(args.stations)
+            kwargs = classify_kwargs(args)
+            model = _load_model(args.model)
+            if args.dask_scheduler:
+                client = _connect(args.dask_scheduler, args.dask_timeout)
+            where = (f"the Dask cluster at {args.dask_scheduler}" if client is not None else
+                     f"{args.workers or default_workers()} worker process(es)")
+            print(f"[associate] {len(picks)} picks from {len(args.picks)} file(s), "
+                  f"{len(stations)} stations; model {args.model}; on {where}", file=sys.stderr)
+            result = associate_long(model, picks, stations, chunk_s=args.chunk,
+                                    overlap_s=args.overlap, start=args.start, end=args.end,
+                                    n_workers=args.workers, client=client, out=args.out,
+                                    progress=args.progress, **kwargs)
+        except (InputFileError, ValueError, TypeError) as err:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as stop:
+            how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+            print(f"\n{PROG}: {how}; the finished chunks are kept in {args.out}. Continue "
+                  f"with the same command:\n  {resume_command()}", file=sys.stderr)
+            return 143 if isinstance(stop, Terminated) else 130
+        except RuntimeError as err:
+            print(f"{PROG}: error: {err}\nThe finished chunks are kept in {args.out}; fix the "
+                  f"cause and run the same command again to continue.", file=sys.stderr)
+            return 1
+        finally:
+            if client is not None:
+                client.close()
 
     run_id = model_sha256(model)[:16]
     write_outputs(args.out, result, picks, stations, model_name=model.scale.name,
@@ -344,7 +376,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "cluster. Writes a QuakeML catalog and CSV tables per UTC day and for the whole "
             "run; each finished chunk is recorded in DIR/manifest.json, so the same command "
             "after a crash or Ctrl-C resumes and gives the same catalog. Exit status: 0 ok, "
-            "1 a chunk failed, 2 bad input (nothing written), 130 interrupted."),
+            "1 a chunk failed, 2 bad input (nothing written), 130 interrupted (Ctrl-C), "
+            "143 terminated (SIGTERM)."),
         epilog=__doc__.split("Examples\n--------\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

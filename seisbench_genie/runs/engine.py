@@ -18,6 +18,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -235,11 +236,34 @@ def associate_chunk(context: ChunkContext, picks: pd.DataFrame) -> dict[str, Any
 _WORKER_CONTEXT: ChunkContext | None = None
 
 
-def _init_worker(context: ChunkContext) -> None:
-    """Worker process set-up: one thread, Ctrl-C left to the main process, the context."""
+#: ``prctl`` option of Linux: the signal a process gets when the one that started it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent_pid: int) -> None:
+    """Make this worker end when the process that started it ends, however that ends
+    (SIGKILL, the out-of-memory killer): otherwise it would compute its queued chunks for
+    nobody. Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere the workers end when they
+    find their task queue closed."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    except (OSError, AttributeError):  # no libc prctl: keep the portable behaviour
+        return
+    if os.getppid() != parent_pid:  # the parent ended before prctl took effect
+        os._exit(1)
+
+
+def _init_worker(context: ChunkContext, parent_pid: int) -> None:
+    """Worker process set-up: ends with the main process, Ctrl-C left to the main process,
+    one thread, the context."""
     global _WORKER_CONTEXT
     import torch
 
+    _end_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     _WORKER_CONTEXT = context
@@ -290,7 +314,7 @@ class _Processes:
         self.slots = n_workers
         self.pool = cf.ProcessPoolExecutor(
             max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=(context,))
+            initializer=_init_worker, initargs=(context, os.getpid()))
 
     def submit(self, picks: pd.DataFrame) -> cf.Future:
         return self.pool.submit(_worker_task, picks)
