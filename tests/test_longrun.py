@@ -182,6 +182,105 @@ def test_reconcile_keeps_each_event_once():
     assert len(ev) == 0
 
 
+def _chunk_results(rng, plan, pick_time, overlap_s, guard_s, true_times):
+    """What chunks report for events seen by neighbouring chunks: each chunk finds most true
+    events near its core, with its own origin time and its own draw of the picks in its span
+    (so neighbours share many picks of one event, and a few of two competing ones)."""
+    results = {}
+    for c in plan:
+        rows_e, rows_a, used = [], [], set()
+        for t in true_times:
+            t_found = t + rng.normal(0.0, 1.5)
+            if rng.random() < 0.15 or not (c.start - guard_s - 3 <= t_found
+                                           < c.end + guard_s + 3):
+                continue
+            near = np.flatnonzero((pick_time >= max(c.start - overlap_s, t))
+                                  & (pick_time < min(c.end + overlap_s, t + 25.0)))
+            chosen = [int(q) for q in near if q not in used and rng.random() < 0.8]
+            if len(chosen) < 3:
+                continue
+            used.update(chosen)
+            k = len(rows_e)
+            rows_e.append({**_event(t_found, len(chosen), float(rng.random())).iloc[0],
+                           "event_idx": k})
+            rows_a.append(_picks(chosen, k, np.round(rng.random(len(chosen)), 2)))
+        if rows_e and rng.random() > 0.1:  # else: a chunk without events
+            results[c.index] = (pd.DataFrame(rows_e), pd.concat(rows_a, ignore_index=True))
+    return results
+
+
+def test_reconcile_block_by_block_equals_the_whole_run_at_once(monkeypatch):
+    """Each chunk's events are decided from the chunks within RECONCILE_REACH of it: the same
+    catalog as deciding with every chunk at hand, on runs with gaps and a start time."""
+    import seisbench_genie.runs.plan as plan_module
+
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        overlap_s, guard_s = float(rng.uniform(15.0, 45.0)), 10.0
+        pick_time = np.sort(rng.uniform(0.0, 1000.0, 400))
+        if trial % 2:  # a gap of empty chunks
+            pick_time = pick_time[(pick_time < 250.0) | (pick_time > 520.0)]
+        station = rng.integers(0, 12, len(pick_time))
+        plan = plan_chunks(pick_time, 100.0, overlap_s)
+        results = _chunk_results(rng, plan, pick_time, overlap_s, guard_s,
+                                 np.sort(rng.uniform(0.0, 1000.0, 60)))
+        start = 50.0 if trial % 3 == 0 else -np.inf
+        blocks = list(plan_module.reconcile_stream(plan, results, guard_s,
+                                                   lambda q: station[q], start=start))
+        with monkeypatch.context() as m:
+            m.setattr(plan_module, "RECONCILE_REACH", len(plan))
+            whole = reconcile(plan, results, guard_s, lambda q: station[q], start=start)
+        ev, asg = plan_module.join_blocks(blocks)
+        pd.testing.assert_frame_equal(ev, whole[0])
+        pd.testing.assert_frame_equal(asg, whole[1])
+        assert asg["pick_idx"].is_unique
+        # blocks in time order, each event's picks in its own block
+        for (ev_a, _), (ev_b, _) in zip(blocks, blocks[1:]):
+            assert ev_a["time"].max() <= ev_b["time"].min()
+        for ev_k, asg_k in blocks:
+            assert set(asg_k["event_idx"]) <= set(ev_k["event_idx"])
+
+
+def test_outputs_are_written_day_by_day_as_blocks_arrive(tmp_path):
+    """write_outputs holds a day or two of events, never the whole run: a day's files are on
+    disk once a block after that day has arrived; the merged tables are the days' rows."""
+    from seisbench_genie.picks import pick_table
+    from seisbench_genie.runs.engine import PickArrays
+    from seisbench_genie.runs.files import write_outputs
+
+    day0 = 1704067200.0  # 2024-01-01
+    t = day0 + np.array([3600.0, 7200.0, 86400 + 3600.0, 86400 + 80000.0, 3 * 86400 + 10.0])
+    picks = pd.DataFrame({"station": "XX.A.", "phase": "P",
+                          "time": np.repeat(t, 3) + np.tile([1.0, 2.0, 3.0], len(t))})
+    arrays = PickArrays.from_table(pick_table(picks))
+    stations = pd.DataFrame({"id": ["XX.A."], "latitude": [35.0], "longitude": [-117.0],
+                             "elevation": [0.0]})
+    events = pd.concat([_event(x) for x in t], ignore_index=True).assign(
+        event_idx=np.arange(len(t)))
+    assignments = pd.concat([_picks(range(3 * k, 3 * k + 3), k) for k in range(len(t))],
+                            ignore_index=True)
+    on_disk = []
+
+    def blocks():
+        for rows in ([0], [1, 2], [3], [4]):  # a block per chunk, in time order
+            ev = events.iloc[rows]
+            on_disk.append(sorted(p.name for p in (tmp_path / "days").glob("*")))
+            yield ev, assignments[assignments["event_idx"].isin(ev["event_idx"])]
+
+    written = write_outputs(tmp_path, blocks(), arrays, stations, "crustal", "test")
+    # when the 2nd block came, day 1 was still open; when the 4th came, days 1-2 were written
+    assert on_disk == [[], [], ["2024-01-01"], ["2024-01-01"]]
+    assert sorted(p.name for p in (tmp_path / "days").iterdir()) == [
+        "2024-01-01", "2024-01-02", "2024-01-04"]
+    assert (written.n_events, written.n_assignments) == (5, 15)
+    merged = pd.read_csv(tmp_path / "assignments.csv")
+    days = pd.concat([pd.read_csv(f) for f in sorted(tmp_path.glob("days/*/assignments.csv"))],
+                     ignore_index=True)
+    pd.testing.assert_frame_equal(merged, days)
+    assert merged["pick_idx"].tolist() == list(range(15))
+    assert pd.read_csv(tmp_path / "events.csv")["time_s"].tolist() == t.tolist()
+
+
 def test_plan_covers_every_pick_and_skips_empty_time():
     times = np.array([5.0, 100.0, 3590.0, 3605.0, 1e7])
     plan = plan_chunks(times, chunk_s=3600, overlap_s=60.0)

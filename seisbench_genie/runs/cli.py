@@ -270,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     >>> run(args)  # doctest: +SKIP
     0
     """
-    from seisbench_genie.runs.engine import associate_long, default_workers, model_sha256
+    from seisbench_genie.runs.engine import default_workers, model_sha256, run_chunks
     from seisbench_genie.runs.files import (
         InputFileError,
         read_pick_files,
@@ -296,10 +296,10 @@ def run(args: argparse.Namespace) -> int:
                      f"{args.workers or default_workers()} worker process(es)")
             print(f"[associate] {len(picks)} picks from {len(args.picks)} file(s), "
                   f"{len(stations)} stations; model {args.model}; on {where}", file=sys.stderr)
-            result = associate_long(model, picks, stations, chunk_s=args.chunk,
-                                    overlap_s=args.overlap, start=args.start, end=args.end,
-                                    n_workers=args.workers, client=client, out=args.out,
-                                    progress=args.progress, **kwargs)
+            chunk_run = run_chunks(model, picks, stations, chunk_s=args.chunk,
+                              overlap_s=args.overlap, start=args.start, end=args.end,
+                              n_workers=args.workers, client=client, out=args.out,
+                              progress=args.progress, **kwargs)
         except (InputFileError, ValueError, TypeError) as err:
             print(f"{PROG}: error: {err}", file=sys.stderr)
             return 2
@@ -317,23 +317,22 @@ def run(args: argparse.Namespace) -> int:
                 client.close()
 
     run_id = model_sha256(model)[:16]
-    write_outputs(args.out, result, picks, stations, model_name=model.scale.name,
-                  run_id=run_id)
-    n_picks = int(result.chunks["n_picks"].sum())
-    n_assoc = len(result.assignments)
+    written = write_outputs(args.out, chunk_run.blocks(), chunk_run.picks, stations,
+                            model_name=model.scale.name, run_id=run_id)
+    chunks = chunk_run.chunks
+    n_picks = int(chunks["n_picks"].sum())
+    n_assoc = written.n_assignments
     seconds = time.perf_counter() - t0
-    days = int(len({int(k) for k in (result.chunks["start"] // 86400).tolist()}
-                   | {int(k) for k in ((result.chunks["end"] - 1e-6) // 86400).tolist()}))
+    days = int(len({int(k) for k in (chunks["start"] // 86400).tolist()}
+                   | {int(k) for k in ((chunks["end"] - 1e-6) // 86400).tolist()}))
     summary = {
-        "days": days, "chunks": len(result.chunks),
-        "chunks_resumed": int(result.chunks["resumed"].sum()),
-        "events": len(result.events), "picks": n_picks, "picks_associated": n_assoc,
-        "runtime_s": round(seconds, 1),
-        "association_s": round(float(result.chunks["seconds"].sum()), 1)}
+        "days": days, "chunks": len(chunks), "chunks_resumed": int(chunks["resumed"].sum()),
+        "events": written.n_events, "picks": n_picks, "picks_associated": n_assoc,
+        "runtime_s": round(seconds, 1), "association_s": round(float(chunks["seconds"].sum()), 1)}
     write_summary(args.out, summary)
     share = 100.0 * n_assoc / max(n_picks, 1)
-    print(f"[associate] {days} day(s), {len(result.chunks)} chunk(s) "
-          f"({summary['chunks_resumed']} from an earlier run), {len(result.events)} events, "
+    print(f"[associate] {days} day(s), {len(chunks)} chunk(s) "
+          f"({summary['chunks_resumed']} from an earlier run), {written.n_events} events, "
           f"{n_assoc} of {n_picks} picks associated ({share:.1f} %), {seconds:.1f} s "
           f"({n_picks / max(seconds, 1e-9):.0f} picks/s); catalog in {args.out}")
     return 0

@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -38,10 +38,11 @@ from seisbench_genie.runs.plan import (
     DETECTION_MARGIN_STEPS,
     GUARD_KERNELS,
     Chunk,
+    join_blocks,
     longest_travel_s,
     normalise_tables,
     plan_chunks,
-    reconcile,
+    reconcile_stream,
 )
 from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS
 from seisbench_genie.stations import station_table
@@ -569,7 +570,7 @@ def _match(arrays: PickArrays, stations: pd.DataFrame) -> PickArrays:
     return arrays.take(rows)
 
 
-def associate_long(
+def run_chunks(
     model: GENIE,
     picks: Any,
     stations: Any,
@@ -583,8 +584,13 @@ def associate_long(
     out: str | Path | None = None,
     progress: bool = True,
     **classify_kwargs: Any,
-) -> LongRunOutput:
-    """Associate picks of any duration: time chunks, all cores or a Dask cluster, resumable.
+) -> ChunkRun:
+    """The chunk phase of :func:`associate_long`: every chunk associated (or read back from
+    an earlier run's folder), not yet joined.
+
+    Its :meth:`ChunkRun.blocks` gives the joined catalog a block at a time, so a run of any
+    length is written in bounded memory (``seisbench-genie associate`` does so); the
+    parameters are those of :func:`associate_long`.
 
     Parameters
     ----------
@@ -628,10 +634,9 @@ def associate_long(
 
     Returns
     -------
-    LongRunOutput
-        ``events``, ``assignments`` (``pick_idx`` = position in ``picks``), ``catalog`` (on
-        first access), ``chunks`` and ``station_terms`` (None, the given table, or with
-        ``"auto"`` each chunk's estimate with a ``chunk`` column).
+    ChunkRun
+        The plan, the chunks' results (held in memory, or read from ``out`` when asked
+        for), the per-chunk statistics and the station terms.
 
     Raises
     ------
@@ -646,10 +651,10 @@ def associate_long(
     >>> from seisbench_genie.synthetic import make_scenario
     >>> day = make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11)
     >>> model = GENIE.from_pretrained("crustal")  # doctest: +SKIP
-    >>> out = associate_long(model, day.picks, day.stations, chunk_s=900, n_workers=2,
-    ...                      velocity_model=day.velocity_model)  # doctest: +SKIP
-    >>> len(out.events), len(out.chunks)  # doctest: +SKIP
-    (12, 5)
+    >>> run = run_chunks(model, day.picks, day.stations, chunk_s=900, n_workers=1,
+    ...                  velocity_model=day.velocity_model)  # doctest: +SKIP
+    >>> sum(len(events) for events, _ in run.blocks())  # doctest: +SKIP
+    12
     """
     from seisbench_genie.association.params import _number, _whole
     from seisbench_genie.frame import search_frame
@@ -767,26 +772,192 @@ def associate_long(
         runner.close(cancel, list(pending))
 
     if store is not None:
-        results = {c.index: store.load(c) for c in plan}
-    events, assignments = reconcile(
-        plan, results, guard_s, station_of=lambda p: arrays.station[arrays.rows_of(p)],
-        start=t0, end=t1)
-    per_chunk = pd.Series(_chunk_keys(plan, events), dtype=object).value_counts()
-    chunks = pd.DataFrame([{"key": c.key, "start": c.start, "end": c.end,
-                            "n_picks": core_picks[c.index],
-                            "n_events": int(per_chunk.get(c.key, 0)),
-                            "seconds": float(info[c.index]["seconds"]),
-                            "resumed": bool(info[c.index]["resumed"])} for c in plan],
-                          columns=CHUNK_COLUMNS)
-    if store is not None:
         store.write_manifest(complete=True, seconds=round(time.perf_counter() - t_begin, 3))
     given = classify_kwargs.get("station_terms")
     station_terms = (pd.concat(terms.values(), ignore_index=True) if terms
                      else given if isinstance(given, pd.DataFrame) else None)
-    used_picks = arrays.table(assignments["pick_idx"].to_numpy())
-    return LongRunOutput(model.name, events=events, assignments=assignments, chunks=chunks,
-                         station_terms=station_terms,
-                         catalog_inputs=(used_picks, stations, scale.name))
+    chunks = pd.DataFrame([{"key": c.key, "start": c.start, "end": c.end,
+                            "n_picks": core_picks[c.index], "n_events": 0,
+                            "seconds": float(info[c.index]["seconds"]),
+                            "resumed": bool(info[c.index]["resumed"])} for c in plan],
+                          columns=CHUNK_COLUMNS)
+    return ChunkRun(plan=plan, results=results if store is None else _StoredResults(store, plan),
+                    picks=arrays, stations=stations,
+                    model_name=scale.name, guard_s=guard_s, start=t0, end=t1, chunks=chunks,
+                    station_terms=station_terms)
+
+
+@dataclass
+class ChunkRun:
+    """The associated chunks of a long run (:func:`run_chunks`), before they are joined.
+
+    Attributes
+    ----------
+    plan : list of Chunk
+        The chunks, in time order.
+    results : Mapping
+        ``{chunk index: (events, assignments)}`` of each chunk (read from the run's folder
+        one chunk at a time when the run has one).
+    picks : PickArrays
+        The run's picks (``pick_idx`` of the assignments are theirs).
+    stations : pandas.DataFrame
+        The station table.
+    model_name : str
+        Scale name of the model (recorded in QuakeML origins).
+    guard_s, start, end : float
+        Guard width (s) and the run's range (POSIX s).
+    chunks : pandas.DataFrame
+        :data:`CHUNK_COLUMNS` per chunk; ``n_events`` is 0 here (:meth:`chunk_table` counts
+        them in the joined catalog).
+    station_terms : pandas.DataFrame or None
+        As :attr:`LongRunOutput.station_terms`.
+
+    Examples
+    --------
+    >>> # see run_chunks
+    """
+
+    plan: list[Chunk]
+    results: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]]
+    picks: PickArrays
+    stations: pd.DataFrame
+    model_name: str
+    guard_s: float
+    start: float
+    end: float
+    chunks: pd.DataFrame
+    station_terms: pd.DataFrame | None
+
+    def blocks(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """The joined catalog (each event once), block by block in origin-time order
+        (:func:`~seisbench_genie.runs.plan.reconcile_stream`; ``pick_idx`` as in
+        :attr:`picks`)."""
+        arrays = self.picks
+        return reconcile_stream(self.plan, self.results, self.guard_s,
+                                station_of=lambda p: arrays.station[arrays.rows_of(p)],
+                                start=self.start, end=self.end)
+
+    def chunk_table(self, events: pd.DataFrame) -> pd.DataFrame:
+        """:attr:`chunks` with ``n_events``: the events (of the joined catalog) whose origin
+        time is in each chunk's core."""
+        counts = pd.Series(_chunk_keys(self.plan, events), dtype=object).value_counts()
+        return self.chunks.assign(n_events=[int(counts.get(k, 0))
+                                            for k in self.chunks["key"]])
+
+
+class _StoredResults(Mapping):
+    """The finished chunks of a run folder as a read-only mapping, each read when asked for."""
+
+    def __init__(self, store: RunStore, plan: list[Chunk]):
+        self._store, self._plan = store, plan
+        done = store.finished
+        self._done = [c.index for c in plan if c.key in done]
+
+    def __getitem__(self, index: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if index not in self._done:
+            raise KeyError(index)
+        return self._store.load(self._plan[index])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._done)
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+
+def associate_long(
+    model: GENIE,
+    picks: Any,
+    stations: Any,
+    *,
+    chunk_s: float = DEFAULT_CHUNK_S,
+    overlap_s: float | None = None,
+    start: Any = None,
+    end: Any = None,
+    n_workers: int | None = None,
+    client: Any = None,
+    out: str | Path | None = None,
+    progress: bool = True,
+    **classify_kwargs: Any,
+) -> LongRunOutput:
+    """Associate picks of any duration: time chunks, all cores or a Dask cluster, resumable.
+
+    The whole catalog is returned in memory (about 0.1 GB per million associated picks);
+    :func:`run_chunks` gives it a block at a time instead.
+
+    Parameters
+    ----------
+    model
+        A :class:`~seisbench_genie.GENIE` model.
+    picks
+        What :meth:`GENIE.classify <seisbench_genie.GENIE.classify>` takes (a SeisBench
+        ``PickList`` or a DataFrame ``station``, ``phase``, ``time``, ``probability``), or
+        :class:`PickArrays`.
+    stations
+        ObsPy Inventory or station DataFrame (``id``, ``latitude``, ``longitude``,
+        ``elevation`` in m).
+    chunk_s
+        Chunk length (s, whole seconds); chunks are cells of a fixed grid of POSIX time, so
+        the default (86400) gives UTC days. Must exceed twice ``overlap_s``.
+    overlap_s
+        Picks this many seconds before and after each chunk's core are associated with it
+        (s). Default: the longest S travel time the model can search (its largest distance
+        and depth, + 10 km each, over the slowest S velocity of the 1-D model) + 4 window
+        steps + the guard (4 kernel widths): 86 s for the crustal model, 230 s for the
+        subduction model. Required with a travel-time backend as ``velocity_model``.
+    start, end
+        Only events with origin times in ``[start, end)`` (UTCDateTime, ISO 8601 or POSIX s);
+        default: all.
+    n_workers
+        Worker processes, each single-threaded; default all cores of this machine; 1 runs
+        the chunks in this process. Ignored with ``client``.
+    client
+        A ``dask.distributed.Client``: chunks run on its workers (``pip install
+        seisbench-genie[dask]``); each worker should have one thread per process.
+    out
+        Folder of a resumable run: each finished chunk is written there (temporary name,
+        then renamed) and recorded in ``manifest.json``; the same call again skips the
+        finished chunks and gives the same result. Default: nothing is written.
+    progress
+        One progress bar over the picks (with an ETA).
+    **classify_kwargs
+        Keyword arguments of :meth:`GENIE.classify` (``velocity_model``, ``region``,
+        ``station_terms``, thresholds ...), the same for every chunk. With
+        ``station_terms="auto"`` the terms are estimated per chunk.
+
+    Returns
+    -------
+    LongRunOutput
+        ``events``, ``assignments`` (``pick_idx`` = position in ``picks``), ``catalog`` (on
+        first access), ``chunks`` and ``station_terms`` (None, the given table, or with
+        ``"auto"`` each chunk's estimate with a ``chunk`` column).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: bad chunking, no station of the picks in ``stations``, a run
+        folder made with other settings.
+    RuntimeError
+        When a chunk fails (naming it); the finished chunks stay in ``out``.
+
+    Examples
+    --------
+    >>> from seisbench_genie.synthetic import make_scenario
+    >>> day = make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11)
+    >>> model = GENIE.from_pretrained("crustal")  # doctest: +SKIP
+    >>> out = associate_long(model, day.picks, day.stations, chunk_s=900, n_workers=2,
+    ...                      velocity_model=day.velocity_model)  # doctest: +SKIP
+    >>> len(out.events), len(out.chunks)  # doctest: +SKIP
+    (12, 5)
+    """
+    run = run_chunks(model, picks, stations, chunk_s=chunk_s, overlap_s=overlap_s,
+                     start=start, end=end, n_workers=n_workers, client=client, out=out,
+                     progress=progress, **classify_kwargs)
+    events, assignments = join_blocks(run.blocks())
+    used_picks = run.picks.table(assignments["pick_idx"].to_numpy())
+    return LongRunOutput(model.name, events=events, assignments=assignments,
+                         chunks=run.chunk_table(events), station_terms=run.station_terms,
+                         catalog_inputs=(used_picks, run.stations, run.model_name))
 
 
 def _collect(runner: Any, handle: Any, chunk: Chunk, finish: Callable) -> None:
@@ -810,6 +981,6 @@ def _iso(t: float) -> str:
     return pd.Timestamp(round(t * 1e6), unit="us", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-__all__ = ["associate_long", "LongRunOutput", "PickArrays", "RunStore", "ChunkContext",
+__all__ = ["associate_long", "run_chunks", "ChunkRun", "LongRunOutput", "PickArrays", "RunStore", "ChunkContext",
            "associate_chunk", "atomic_write", "default_workers", "model_sha256",
            "EVENT_COLUMNS", "ASSIGNMENT_COLUMNS"]

@@ -32,16 +32,20 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from seisbench_genie.runs.engine import LongRunOutput, PickArrays, atomic_write
+from seisbench_genie.runs.engine import PickArrays, atomic_write
+from seisbench_genie.runs.plan import normalise_tables
+from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS
 
 #: Accepted names of each pick column, in order of preference.
 PICK_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
@@ -381,21 +385,43 @@ def assignment_csv_table(assignments: pd.DataFrame, picks: PickArrays) -> pd.Dat
         "pick_probability": table["probability"].to_numpy()})
 
 
-def write_outputs(out: str | Path, result: LongRunOutput, picks: PickArrays,
-                  stations: pd.DataFrame, model_name: str, run_id: str) -> list[Path]:
-    """Write a run's catalog: per UTC day and merged, QuakeML and CSV tables.
+@dataclass
+class WrittenCatalog:
+    """What :func:`write_outputs` wrote.
+
+    Attributes
+    ----------
+    files : list of pathlib.Path
+        The files written.
+    n_events, n_assignments : int
+        Events and associated picks of the whole run.
+    """
+
+    files: list[Path]
+    n_events: int
+    n_assignments: int
+
+
+def write_outputs(out: str | Path, blocks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
+                  picks: PickArrays, stations: pd.DataFrame, model_name: str, run_id: str
+                  ) -> WrittenCatalog:
+    """Write a run's catalog: per UTC day and merged, QuakeML and CSV tables, in bounded memory.
 
     ``days/YYYY-MM-DD/{catalog.xml,events.csv,assignments.csv}`` for each day with events,
-    and ``catalog.xml``, ``events.csv``, ``assignments.csv`` of the whole run (the merged
-    QuakeML is stitched from the days' files, so memory stays that of one day). Every file is
-    written to a temporary name, then renamed.
+    and ``catalog.xml``, ``events.csv``, ``assignments.csv`` of the whole run. The catalog
+    comes in time-ordered blocks (:meth:`ChunkRun.blocks
+    <seisbench_genie.runs.engine.ChunkRun.blocks>`); each day is written as soon as a later
+    block begins after it, and the merged files are stitched from the days' files, so memory
+    stays that of a day or two whatever the run's length. Every file is written to a temporary
+    name, then renamed.
 
     Parameters
     ----------
     out
         Output folder.
-    result
-        The run (:func:`~seisbench_genie.runs.associate_long`).
+    blocks
+        ``(events, assignments)`` blocks of the run's catalog, in origin-time order
+        (``event_idx`` counting on across blocks).
     picks
         The run's picks.
     stations
@@ -407,8 +433,7 @@ def write_outputs(out: str | Path, result: LongRunOutput, picks: PickArrays,
 
     Returns
     -------
-    list of pathlib.Path
-        The files written.
+    WrittenCatalog
 
     Examples
     --------
@@ -418,33 +443,76 @@ def write_outputs(out: str | Path, result: LongRunOutput, picks: PickArrays,
 
     out = Path(out)
     prefix = f"smi:seisbench_genie/{run_id}"
-    events, assignments = result.events, result.assignments
-    day = np.floor(events["time"].to_numpy() / 86400.0).astype(np.int64)
-    event_day = pd.Series(day, index=events["event_idx"].to_numpy())
-    asg_day = event_day.reindex(assignments["event_idx"].to_numpy()).to_numpy()
-    written, xml_files = [], []
-    for d in np.unique(day).tolist():
-        name = pd.Timestamp(d * 86400, unit="s", tz="UTC").strftime("%Y-%m-%d")
-        folder = out / "days" / name
-        ev = events[day == d]
-        asg = assignments[asg_day == d]
-        table = picks.table(asg["pick_idx"].to_numpy())
-        catalog = build_catalog(ev, asg, table, stations, model_name=model_name,
-                                id_prefix=f"{prefix}/{name}")
-        xml_files.append(atomic_write(folder / "catalog.xml", lambda tmp, c=catalog: c.write(
-            str(tmp), format="QUAKEML", nsmap=NSMAP)))
-        written += [xml_files[-1],
-                    atomic_write(folder / "events.csv", lambda tmp, ev=ev:
-                                 event_csv_table(ev).to_csv(tmp, index=False)),
-                    atomic_write(folder / "assignments.csv", lambda tmp, asg=asg:
-                                 assignment_csv_table(asg, picks).to_csv(tmp, index=False))]
-    written.append(atomic_write(out / "events.csv", lambda tmp: event_csv_table(
-        events).to_csv(tmp, index=False)))
-    written.append(atomic_write(out / "assignments.csv", lambda tmp: assignment_csv_table(
-        assignments, picks).to_csv(tmp, index=False)))
+    written: list[Path] = []
+    parts: dict[str, list[Path]] = {"catalog.xml": [], "events.csv": [], "assignments.csv": []}
+    held_ev: list[pd.DataFrame] = []
+    held_asg: list[pd.DataFrame] = []
+    n_events = n_assignments = 0
+
+    def write_days(before_day: float) -> None:
+        """Write the held events of days before ``before_day`` (days since 1970-01-01)."""
+        ev = pd.concat(held_ev, ignore_index=True)
+        asg = pd.concat(held_asg, ignore_index=True)
+        day = np.floor(ev["time"].to_numpy() / 86400.0)
+        asg_day = pd.Series(day, index=ev["event_idx"].to_numpy()).reindex(
+            asg["event_idx"].to_numpy()).to_numpy()
+        for d in np.unique(day[day < before_day]).tolist():
+            name = pd.Timestamp(int(d) * 86400, unit="s", tz="UTC").strftime("%Y-%m-%d")
+            folder = out / "days" / name
+            ev_d, asg_d = ev[day == d], asg[asg_day == d]
+            catalog = build_catalog(ev_d, asg_d, picks.table(asg_d["pick_idx"].to_numpy()),
+                                    stations, model_name=model_name,
+                                    id_prefix=f"{prefix}/{name}")
+            for file, write in (
+                    ("catalog.xml", lambda tmp, c=catalog: c.write(str(tmp), format="QUAKEML",
+                                                                   nsmap=NSMAP)),
+                    ("events.csv", lambda tmp, e=ev_d: event_csv_table(e).to_csv(
+                        tmp, index=False)),
+                    ("assignments.csv", lambda tmp, a=asg_d: assignment_csv_table(
+                        a, picks).to_csv(tmp, index=False))):
+                parts[file].append(atomic_write(folder / file, write))
+                written.append(parts[file][-1])
+        later = day >= before_day
+        held_ev[:] = [ev[later]]
+        held_asg[:] = [asg[asg_day >= before_day]]
+
+    for block in blocks:
+        ev, asg = normalise_tables(*block)
+        n_events += len(ev)
+        n_assignments += len(asg)
+        if len(ev) == 0:
+            continue
+        held_ev.append(ev)
+        held_asg.append(asg)
+        # Blocks come in time order: the days before this block's last event are complete.
+        write_days(math.floor(float(ev["time"].max()) / 86400.0))
+    if held_ev:
+        write_days(math.inf)
+    empty_events, empty_assignments = normalise_tables(
+        pd.DataFrame(columns=EVENT_COLUMNS), pd.DataFrame(columns=ASSIGNMENT_COLUMNS))
+    headers = {"events.csv": event_csv_table(empty_events).to_csv(index=False),
+               "assignments.csv": assignment_csv_table(empty_assignments, picks).to_csv(
+                   index=False)}
+    for file, header in headers.items():
+        written.append(atomic_write(out / file, lambda tmp, file=file, header=header:
+                                    _stitch_csv(tmp, parts[file], header)))
     written.append(atomic_write(out / "catalog.xml", lambda tmp: _stitch_quakeml(
-        tmp, xml_files, f"{prefix}/all", model_name)))
-    return written
+        tmp, parts["catalog.xml"], f"{prefix}/all", model_name)))
+    return WrittenCatalog(written, n_events, n_assignments)
+
+
+def _stitch_csv(target: Path, parts: Sequence[Path], header: str) -> None:
+    """One CSV file: ``header`` (a header line), then the rows of each of ``parts`` (CSV files
+    with that header), streamed one file at a time."""
+    with open(target, "w", encoding="utf-8", newline="") as f:
+        f.write(header)
+        for part in parts:
+            with open(part, encoding="utf-8", newline="") as rows:
+                if rows.readline() != header:
+                    raise ValueError(f"{part}: its columns differ from those of the run's "
+                                     "other tables")
+                for block in iter(lambda rows=rows: rows.read(1 << 20), ""):
+                    f.write(block)
 
 
 def _stitch_quakeml(target: Path, parts: Sequence[Path], prefix: str, model_name: str) -> None:

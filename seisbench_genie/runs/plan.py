@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,6 +215,8 @@ def reconcile(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join the chunks' events so that each event is in the result once (module docstring).
 
+    The concatenation of the blocks of :func:`reconcile_stream`.
+
     Parameters
     ----------
     plan
@@ -252,42 +254,152 @@ def reconcile(
     >>> events["time"].tolist()
     [99.9]
     """
-    if [c.index for c in plan] != list(range(len(plan))):
-        raise ValueError("plan: chunks must be numbered 0, 1, ... in order (plan_chunks)")
-    ev_parts, asg_parts = [], []
-    uid0 = 0
-    for chunk in plan:
-        if chunk.index not in results:
-            continue
-        ev, asg = normalise_tables(*results[chunk.index])
-        t = ev["time"].to_numpy()
-        keep = ((t >= chunk.start - guard_s) & (t < chunk.end + guard_s)
-                & (t >= start) & (t < end))
-        ev = ev[keep]
-        uid = pd.Series(np.arange(uid0, uid0 + len(ev)), index=ev["event_idx"].to_numpy())
-        uid0 += len(ev)
-        t = ev["time"].to_numpy()
-        ev = ev.assign(uid=uid.to_numpy(), chunk=chunk.index,
-                       owned=(t >= chunk.start) & (t < chunk.end))
-        asg = asg[asg["event_idx"].isin(uid.index)]
-        asg = asg.assign(uid=uid.loc[asg["event_idx"].to_numpy()].to_numpy(),
-                         chunk=chunk.index)
-        ev_parts.append(ev)
-        asg_parts.append(asg)
-    if not ev_parts:
+    return join_blocks(reconcile_stream(plan, results, guard_s, station_of, start, end))
+
+
+def join_blocks(blocks: Iterable[tuple[pd.DataFrame, pd.DataFrame]]
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One event table and one assignment table from the blocks of :func:`reconcile_stream`.
+
+    Examples
+    --------
+    >>> ev, asg = join_blocks([])
+    >>> len(ev), list(asg.columns) == ASSIGNMENT_COLUMNS
+    (0, True)
+    """
+    blocks = list(blocks)
+    if not blocks:
         return normalise_tables(pd.DataFrame(columns=EVENT_COLUMNS),
                                 pd.DataFrame(columns=ASSIGNMENT_COLUMNS))
-    ev = pd.concat(ev_parts, ignore_index=True)
-    asg = pd.concat(asg_parts, ignore_index=True)
+    return normalise_tables(pd.concat([b[0] for b in blocks], ignore_index=True),
+                            pd.concat([b[1] for b in blocks], ignore_index=True))
 
+
+def reconcile_stream(
+    plan: list[Chunk],
+    results: Mapping[int, tuple[pd.DataFrame, pd.DataFrame]],
+    guard_s: float,
+    station_of: Callable[[np.ndarray], np.ndarray],
+    start: float = -math.inf,
+    end: float = math.inf,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """:func:`reconcile`, one block of events at a time, holding five chunks' results at most.
+
+    Which of chunk *i*'s events are kept, and which of their picks, depends only on chunks
+    *i* - 2 .. *i* + 2: its events meet other chunks' only in the guard zones of its two
+    boundaries (each zone holds events of two neighbouring chunks), and a pick lies in the
+    overlapping spans of at most two neighbouring chunks (``chunk_s`` > 2 ``overlap_s``), so
+    a pick it shares is shared with an event of chunk *i* - 1 or *i* + 1, whose own fate is
+    decided at the boundaries of that chunk. ``results`` is read one chunk at a time (a
+    mapping that loads from disk keeps memory at a few chunks for runs of any length).
+
+    Parameters
+    ----------
+    plan, results, guard_s, station_of, start, end
+        As :func:`reconcile`.
+
+    Yields
+    ------
+    events, assignments : pandas.DataFrame
+        Consecutive blocks of :func:`reconcile`'s tables (``event_idx`` counts on from the
+        previous block): events in origin-time order, assignments by event then pick; an
+        event's assignments are in the block of the event.
+
+    Examples
+    --------
+    >>> plan = [Chunk(0, 0, 0.0, 100.0), Chunk(1, 1, 100.0, 200.0)]
+    >>> ev = lambda t: pd.DataFrame({"event_idx": [0], "time": [t], "latitude": [0.0],
+    ...     "longitude": [0.0], "depth_km": [5.0], "n_picks": [3], "n_stations": [3],
+    ...     "score": [0.9]})
+    >>> asg = lambda p: pd.DataFrame({"pick_idx": p, "event_idx": 0, "phase": "P",
+    ...                               "probability": 0.9, "residual_s": 0.0})
+    >>> blocks = reconcile_stream(plan, {0: (ev(20.0), asg([1, 2, 3])),
+    ...                                  1: (ev(150.0), asg([4, 5, 6]))}, 10.0, lambda p: p)
+    >>> [(e["event_idx"].tolist(), e["time"].tolist()) for e, _ in blocks]
+    [([0], [20.0]), ([1], [150.0])]
+    """
+    if [c.index for c in plan] != list(range(len(plan))):
+        raise ValueError("plan: chunks must be numbered 0, 1, ... in order (plan_chunks)")
+    parts: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    pending_ev: list[pd.DataFrame] = []
+    pending_asg: list[pd.DataFrame] = []
+    n_done = 0
+    for i in range(len(plan)):
+        lo, hi = max(0, i - RECONCILE_REACH), min(len(plan), i + RECONCILE_REACH + 1)
+        for j in [j for j in parts if j < lo]:
+            del parts[j]
+        for j in range(lo, hi):
+            if j not in parts:
+                parts[j] = _chunk_part(plan[j], results.get(j), guard_s, start, end)
+        ev, asg = _decide(plan[lo:hi], [parts[j] for j in range(lo, hi)], guard_s,
+                          station_of)
+        mine = ev["chunk"].to_numpy() == i
+        pending_ev.append(ev[mine])
+        pending_asg.append(asg[asg["uid"].isin(ev.loc[mine, "uid"])])
+        # Later chunks' events all come at or after the next chunk's guard.
+        limit = plan[i + 1].start - guard_s if i + 1 < len(plan) else math.inf
+        ev = pd.concat(pending_ev, ignore_index=True)
+        asg = pd.concat(pending_asg, ignore_index=True)
+        ready = ev["time"].to_numpy() < limit
+        pending_ev, pending_asg = [ev[~ready]], [asg[asg["uid"].isin(ev.loc[~ready, "uid"])]]
+        if not ready.any():
+            continue
+        ev = ev[ready].sort_values(["time", "chunk", "event_idx"], kind="stable")
+        asg = asg[asg["uid"].isin(ev["uid"])]
+        new_idx = pd.Series(np.arange(n_done, n_done + len(ev)), index=ev["uid"].to_numpy())
+        n_done += len(ev)
+        ev = ev.assign(event_idx=new_idx.to_numpy())
+        asg = asg.assign(event_idx=new_idx.loc[asg["uid"].to_numpy()].to_numpy())
+        order = np.lexsort((asg["pick_idx"].to_numpy(), asg["event_idx"].to_numpy()))
+        yield normalise_tables(ev, asg.iloc[order])
+
+
+#: Chunks on each side of a chunk whose results decide which of its events are kept
+#: (:func:`reconcile_stream`): its neighbours' events compete with its own, and whether those
+#: are kept is decided at the neighbours' other boundaries.
+RECONCILE_REACH = 2
+#: Event keys across chunks: ``chunk index * _UID_STRIDE + the chunk's event_idx``.
+_UID_STRIDE = 1 << 32
+
+
+def _chunk_part(chunk: Chunk, result: tuple[pd.DataFrame, pd.DataFrame] | None,
+                guard_s: float, start: float, end: float
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A chunk's events within its core +- ``guard_s`` and the run's range, keyed (``uid``)
+    and marked with their chunk and whether the chunk owns them; their assignments."""
+    if result is None:
+        result = (pd.DataFrame(columns=EVENT_COLUMNS), pd.DataFrame(columns=ASSIGNMENT_COLUMNS))
+    ev, asg = normalise_tables(*result)
+    t = ev["time"].to_numpy()
+    keep = ((t >= chunk.start - guard_s) & (t < chunk.end + guard_s) & (t >= start) & (t < end))
+    ev = ev[keep]
+    uid = ev["event_idx"].to_numpy() + chunk.index * _UID_STRIDE
+    t = ev["time"].to_numpy()
+    ev = ev.assign(uid=uid, chunk=chunk.index, owned=(t >= chunk.start) & (t < chunk.end))
+    asg = asg[asg["event_idx"].isin(ev["event_idx"])]
+    asg = asg.assign(uid=asg["event_idx"].to_numpy() + chunk.index * _UID_STRIDE,
+                     chunk=chunk.index)
+    return ev, asg
+
+
+def _decide(chunks: list[Chunk], parts: list[tuple[pd.DataFrame, pd.DataFrame]],
+            guard_s: float, station_of: Callable[[np.ndarray], np.ndarray]
+            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events kept among those of consecutive ``chunks`` (:func:`_chunk_part` each), and
+    their assignments with each pick in one event (``n_picks``, ``n_stations`` recounted)."""
+    ev = pd.concat([p[0] for p in parts], ignore_index=True)
+    asg = pd.concat([p[1] for p in parts], ignore_index=True)
+    if len(ev) == 0:
+        return ev, asg
     # Which boundary zone each event is in (-1: none). Boundary b lies between chunks b-1
     # and b; it exists only where the two are neighbouring cells of the grid.
-    chunk_of = ev["chunk"].to_numpy()
+    first = chunks[0].index
+    chunk_of = ev["chunk"].to_numpy() - first
     t = ev["time"].to_numpy()
-    cell = np.array([c.cell for c in plan])  # plan[i].index == i
+    cell = np.array([c.cell for c in chunks])
     neighbours = np.diff(cell) == 1
-    starts = np.array([c.start for c in plan])[chunk_of]
-    ends = np.array([c.end for c in plan])[chunk_of]
+    starts = np.array([c.start for c in chunks])[chunk_of]
+    ends = np.array([c.end for c in chunks])[chunk_of]
     has_left = np.concatenate([[False], neighbours])[chunk_of]
     has_right = np.concatenate([neighbours, [False]])[chunk_of]
     zone = np.full(len(ev), -1)
@@ -312,18 +424,13 @@ def reconcile(
                                "station": station_of(mine["pick_idx"].to_numpy())})
         n_picks = counts.groupby("uid").size()
         n_stations = counts.groupby("uid")["station"].nunique()
+        ev = ev.copy()
         sel = ev["uid"].isin(touched).to_numpy()
         ids = ev.loc[sel, "uid"]
         ev.loc[sel, "n_picks"] = n_picks.reindex(ids).fillna(0).astype(np.int64).to_numpy()
         ev.loc[sel, "n_stations"] = n_stations.reindex(ids).fillna(0).astype(
             np.int64).to_numpy()
-
-    ev = ev.sort_values(["time", "chunk", "event_idx"], kind="stable").reset_index(drop=True)
-    new_idx = pd.Series(np.arange(len(ev)), index=ev["uid"].to_numpy())
-    ev["event_idx"] = np.arange(len(ev))
-    asg = asg.assign(event_idx=new_idx.loc[asg["uid"].to_numpy()].to_numpy())
-    order = np.lexsort((asg["pick_idx"].to_numpy(), asg["event_idx"].to_numpy()))
-    return normalise_tables(ev, asg.iloc[order])
+    return ev, asg
 
 
 def _resolve_zone(ev: pd.DataFrame, asg: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
