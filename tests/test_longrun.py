@@ -220,22 +220,22 @@ def test_reconcile_block_by_block_equals_the_whole_run_at_once(monkeypatch):
         pick_time = np.sort(rng.uniform(0.0, 1000.0, 400))
         if trial % 2:  # a gap of empty chunks
             pick_time = pick_time[(pick_time < 250.0) | (pick_time > 520.0)]
-        station = rng.integers(0, 12, len(pick_time))
+        station_of = rng.integers(0, 12, len(pick_time)).__getitem__
         plan = plan_chunks(pick_time, 100.0, overlap_s)
         results = _chunk_results(rng, plan, pick_time, overlap_s, guard_s,
                                  np.sort(rng.uniform(0.0, 1000.0, 60)))
         start = 50.0 if trial % 3 == 0 else -np.inf
         blocks = list(plan_module.reconcile_stream(plan, results, guard_s,
-                                                   lambda q: station[q], start=start))
+                                                   station_of, start=start))
         with monkeypatch.context() as m:
             m.setattr(plan_module, "RECONCILE_REACH", len(plan))
-            whole = reconcile(plan, results, guard_s, lambda q: station[q], start=start)
+            whole = reconcile(plan, results, guard_s, station_of, start=start)
         ev, asg = plan_module.join_blocks(blocks)
         pd.testing.assert_frame_equal(ev, whole[0])
         pd.testing.assert_frame_equal(asg, whole[1])
         assert asg["pick_idx"].is_unique
         # blocks in time order, each event's picks in its own block
-        for (ev_a, _), (ev_b, _) in zip(blocks, blocks[1:]):
+        for (ev_a, _), (ev_b, _) in zip(blocks[:-1], blocks[1:], strict=True):
             assert ev_a["time"].max() <= ev_b["time"].min()
         for ev_k, asg_k in blocks:
             assert set(asg_k["event_idx"]) <= set(ev_k["event_idx"])
@@ -279,6 +279,17 @@ def test_outputs_are_written_day_by_day_as_blocks_arrive(tmp_path):
     pd.testing.assert_frame_equal(merged, days)
     assert merged["pick_idx"].tolist() == list(range(15))
     assert pd.read_csv(tmp_path / "events.csv")["time_s"].tolist() == t.tolist()
+    # days written side by side in two processes: the same files
+    parallel = write_outputs(tmp_path / "parallel", blocks(), arrays, stations, "crustal",
+                             "test", n_workers=2)
+    assert [p.relative_to(tmp_path / "parallel") for p in parallel.files] == \
+        [p.relative_to(tmp_path) for p in written.files]
+    for a, b in zip(written.files, parallel.files, strict=True):
+        assert _without_creation_time(a) == _without_creation_time(b), a.name
+
+
+def _without_creation_time(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if "<creationTime>" not in line]
 
 
 def test_plan_covers_every_pick_and_skips_empty_time():
@@ -360,6 +371,39 @@ def test_outputs_per_day_and_merged(killed_and_resumed, serial):
     assert len(merged) == len(serial.events)
     assert sum(len(e.picks) for e in merged) == len(serial.assignments)
     assert len(obspy.read_events(str(out / "days" / days[1] / "catalog.xml"))) == per_day[1]
+
+
+def test_a_stop_while_writing_the_catalog_exits_cleanly_and_the_rerun_writes_it(
+        killed_and_resumed, hour, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the first day's files: exit 130, no merged file, no temporary file; the
+    same command then writes the whole catalog from the kept chunks."""
+    import shutil
+
+    import seisbench_genie.runs.files as files
+
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copytree(killed_and_resumed.out / "chunks", out / "chunks")
+    shutil.copy(killed_and_resumed.out / "manifest.json", out)
+    args = ["associate", *_write_inputs(tmp_path, hour), "--out", str(out)]
+    real, days = files.write_day, []
+
+    def stop_after_one_day(folder, *rest):
+        if days:
+            raise KeyboardInterrupt
+        days.append(folder.name)
+        return real(folder, *rest)
+
+    monkeypatch.setattr(files, "write_day", stop_after_one_day)
+    assert main(args) == 130
+    assert "interrupted; the finished chunks are kept" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["chunks", "days", "manifest.json"]
+    assert sorted(p.name for p in (out / "days").iterdir()) == days
+    assert not list(out.rglob("*.tmp"))
+    monkeypatch.setattr(files, "write_day", real)
+    assert main(args) == 0
+    for name in ("events.csv", "assignments.csv"):
+        assert (out / name).read_bytes() == (killed_and_resumed.out / name).read_bytes()
 
 
 def test_help_documents_every_option():

@@ -32,6 +32,10 @@ PROG = "seisbench-genie associate"
 #: Seconds to wait for a Dask scheduler to answer before giving up (a scheduler on the same
 #: network answers in well under a second; a SLURM-started one may need a few).
 DASK_CONNECT_TIMEOUT_S = 10.0
+#: Runs of at least this many days write their days in ``--workers`` processes (on this
+#: machine, also with a Dask cluster): a writer process takes a few seconds to start, about
+#: what one busy day's QuakeML takes to write, so shorter runs gain nothing.
+PARALLEL_WRITE_MIN_DAYS = 8
 
 
 def _number_list(text: str, counts: tuple[int, ...], what: str) -> list[float]:
@@ -146,7 +150,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "subduction with their own 1-D models)")
     run.add_argument("--workers", type=positive_int, default=None, metavar="N",
                      help="worker processes on this machine, one thread each (default: all "
-                          "cores); ignored with --dask-scheduler")
+                          "cores): they associate the chunks (unless --dask-scheduler is "
+                          f"given) and, in runs of {PARALLEL_WRITE_MIN_DAYS} days or more, "
+                          "write the days' catalogs side by side")
     run.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                      help="run the chunks on a Dask cluster, e.g. tcp://10.0.0.5:8786 "
                           "(pip install 'seisbench-genie[dask]'; the workers need "
@@ -281,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     client = None
-    # SIGTERM stops the association like Ctrl-C; the final writing below is atomic.
+    # SIGTERM stops the run like Ctrl-C.
     with _sigterm_as_interrupt():
         try:
             with warnings.catch_warnings():
@@ -297,9 +303,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"[associate] {len(picks)} picks from {len(args.picks)} file(s), "
                   f"{len(stations)} stations; model {args.model}; on {where}", file=sys.stderr)
             chunk_run = run_chunks(model, picks, stations, chunk_s=args.chunk,
-                              overlap_s=args.overlap, start=args.start, end=args.end,
-                              n_workers=args.workers, client=client, out=args.out,
-                              progress=args.progress, **kwargs)
+                                   overlap_s=args.overlap, start=args.start, end=args.end,
+                                   n_workers=args.workers, client=client, out=args.out,
+                                   progress=args.progress, **kwargs)
+            chunks = chunk_run.chunks
+            days = int(len({int(k) for k in (chunks["start"] // 86400).tolist()}
+                           | {int(k) for k in ((chunks["end"] - 1e-6) // 86400).tolist()}))
+            writers = ((args.workers or default_workers()) if days >= PARALLEL_WRITE_MIN_DAYS
+                       else 1)
+            # Each day's files, then the merged ones, appear whole (temporary name, renamed);
+            # a stop here keeps the chunks, and the same command writes the catalog again.
+            written = write_outputs(args.out, chunk_run.blocks(), chunk_run.picks, stations,
+                                    model_name=model.scale.name,
+                                    run_id=model_sha256(model)[:16], n_workers=writers)
         except (InputFileError, ValueError, TypeError) as err:
             print(f"{PROG}: error: {err}", file=sys.stderr)
             return 2
@@ -316,15 +332,9 @@ def run(args: argparse.Namespace) -> int:
             if client is not None:
                 client.close()
 
-    run_id = model_sha256(model)[:16]
-    written = write_outputs(args.out, chunk_run.blocks(), chunk_run.picks, stations,
-                            model_name=model.scale.name, run_id=run_id)
-    chunks = chunk_run.chunks
     n_picks = int(chunks["n_picks"].sum())
     n_assoc = written.n_assignments
     seconds = time.perf_counter() - t0
-    days = int(len({int(k) for k in (chunks["start"] // 86400).tolist()}
-                   | {int(k) for k in ((chunks["end"] - 1e-6) // 86400).tolist()}))
     summary = {
         "days": days, "chunks": len(chunks), "chunks_resumed": int(chunks["resumed"].sum()),
         "events": written.n_events, "picks": n_picks, "picks_associated": n_assoc,

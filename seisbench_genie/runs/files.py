@@ -31,9 +31,13 @@ Examples
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import math
+import multiprocessing
+import os
 import re
+import signal
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seisbench_genie.runs.engine import PickArrays, atomic_write
+from seisbench_genie.runs.engine import PickArrays, _end_with_parent, atomic_write
 from seisbench_genie.runs.plan import normalise_tables
 from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS
 
@@ -374,7 +378,11 @@ def assignment_csv_table(assignments: pd.DataFrame, picks: PickArrays) -> pd.Dat
     --------
     >>> # written by write_outputs
     """
-    table = picks.table(assignments["pick_idx"].to_numpy())
+    return _assignment_csv(assignments, picks.table(assignments["pick_idx"].to_numpy()))
+
+
+def _assignment_csv(assignments: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`assignment_csv_table` from the picks' table (row by row with ``assignments``)."""
     return pd.DataFrame({
         "pick_idx": assignments["pick_idx"].to_numpy(),
         "event_idx": assignments["event_idx"].to_numpy(),
@@ -383,6 +391,75 @@ def assignment_csv_table(assignments: pd.DataFrame, picks: PickArrays) -> pd.Dat
         "probability": assignments["probability"].to_numpy(),
         "residual_s": assignments["residual_s"].to_numpy(),
         "pick_probability": table["probability"].to_numpy()})
+
+
+#: The files of each day, in the order written.
+DAY_FILES = ("catalog.xml", "events.csv", "assignments.csv")
+
+
+def write_day(folder: Path, events: pd.DataFrame, assignments: pd.DataFrame,
+              table: pd.DataFrame, stations: pd.DataFrame, model_name: str,
+              id_prefix: str) -> list[Path]:
+    """Write one day's :data:`DAY_FILES` into ``folder`` (each atomically); ``table`` holds
+    the picks of ``assignments``, row by row.
+
+    Examples
+    --------
+    >>> # called by write_outputs, in this process or in writer processes
+    """
+    from seisbench_genie.catalog import NSMAP, build_catalog
+
+    catalog = build_catalog(events, assignments, table, stations, model_name=model_name,
+                            id_prefix=id_prefix)
+    return [atomic_write(folder / "catalog.xml", lambda tmp: catalog.write(
+                str(tmp), format="QUAKEML", nsmap=NSMAP)),
+            atomic_write(folder / "events.csv", lambda tmp: event_csv_table(events).to_csv(
+                tmp, index=False)),
+            atomic_write(folder / "assignments.csv", lambda tmp: _assignment_csv(
+                assignments, table).to_csv(tmp, index=False))]
+
+
+#: Days a writer process has queued at most: enough to keep it busy, few enough that the
+#: main process holds only a few days of catalog.
+DAYS_QUEUED_PER_WRITER = 2
+
+
+def _init_writer(parent_pid: int) -> None:
+    """Writer process set-up: ends with the main process; Ctrl-C is left to the main one."""
+    _end_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _DayWriter:
+    """Writes days in this process (``n_workers`` 1) or in ``n_workers`` spawned processes,
+    at most :data:`DAYS_QUEUED_PER_WRITER` days each ahead; :meth:`files` in day order."""
+
+    def __init__(self, n_workers: int):
+        self.pool = None if n_workers <= 1 else cf.ProcessPoolExecutor(
+            max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_writer, initargs=(os.getpid(),))
+        self.limit = DAYS_QUEUED_PER_WRITER * max(n_workers, 1)
+        self.days: list[Any] = []  # paths, or futures of them
+
+    def submit(self, *args: Any) -> None:
+        if self.pool is None:
+            self.days.append(write_day(*args))
+            return
+        self.days.append(self.pool.submit(write_day, *args))
+        running = [d for d in self.days if isinstance(d, cf.Future) and not d.done()]
+        if len(running) >= self.limit:
+            cf.wait(running, return_when=cf.FIRST_COMPLETED)
+
+    def files(self) -> list[list[Path]]:
+        return [d.result() if isinstance(d, cf.Future) else d for d in self.days]
+
+    def close(self, failed: bool) -> None:
+        if self.pool is None:
+            return
+        if failed:
+            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=failed)
 
 
 @dataclass
@@ -403,8 +480,8 @@ class WrittenCatalog:
 
 
 def write_outputs(out: str | Path, blocks: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
-                  picks: PickArrays, stations: pd.DataFrame, model_name: str, run_id: str
-                  ) -> WrittenCatalog:
+                  picks: PickArrays, stations: pd.DataFrame, model_name: str, run_id: str,
+                  n_workers: int = 1) -> WrittenCatalog:
     """Write a run's catalog: per UTC day and merged, QuakeML and CSV tables, in bounded memory.
 
     ``days/YYYY-MM-DD/{catalog.xml,events.csv,assignments.csv}`` for each day with events,
@@ -430,6 +507,9 @@ def write_outputs(out: str | Path, blocks: Iterable[tuple[pd.DataFrame, pd.DataF
         Name of the model (recorded in the QuakeML origins).
     run_id
         Part of every QuakeML resource id (``smi:seisbench_genie/<run_id>/...``).
+    n_workers
+        Processes that write days side by side (each day's QuakeML takes a few seconds for
+        a few hundred events); 1 writes them in this process. The files are the same.
 
     Returns
     -------
@@ -439,15 +519,12 @@ def write_outputs(out: str | Path, blocks: Iterable[tuple[pd.DataFrame, pd.DataF
     --------
     >>> # see seisbench_genie.runs.cli
     """
-    from seisbench_genie.catalog import NSMAP, build_catalog
-
     out = Path(out)
     prefix = f"smi:seisbench_genie/{run_id}"
-    written: list[Path] = []
-    parts: dict[str, list[Path]] = {"catalog.xml": [], "events.csv": [], "assignments.csv": []}
     held_ev: list[pd.DataFrame] = []
     held_asg: list[pd.DataFrame] = []
     n_events = n_assignments = 0
+    writer = _DayWriter(n_workers)
 
     def write_days(before_day: float) -> None:
         """Write the held events of days before ``before_day`` (days since 1970-01-01)."""
@@ -458,36 +535,34 @@ def write_outputs(out: str | Path, blocks: Iterable[tuple[pd.DataFrame, pd.DataF
             asg["event_idx"].to_numpy()).to_numpy()
         for d in np.unique(day[day < before_day]).tolist():
             name = pd.Timestamp(int(d) * 86400, unit="s", tz="UTC").strftime("%Y-%m-%d")
-            folder = out / "days" / name
-            ev_d, asg_d = ev[day == d], asg[asg_day == d]
-            catalog = build_catalog(ev_d, asg_d, picks.table(asg_d["pick_idx"].to_numpy()),
-                                    stations, model_name=model_name,
-                                    id_prefix=f"{prefix}/{name}")
-            for file, write in (
-                    ("catalog.xml", lambda tmp, c=catalog: c.write(str(tmp), format="QUAKEML",
-                                                                   nsmap=NSMAP)),
-                    ("events.csv", lambda tmp, e=ev_d: event_csv_table(e).to_csv(
-                        tmp, index=False)),
-                    ("assignments.csv", lambda tmp, a=asg_d: assignment_csv_table(
-                        a, picks).to_csv(tmp, index=False))):
-                parts[file].append(atomic_write(folder / file, write))
-                written.append(parts[file][-1])
+            asg_d = asg[asg_day == d]
+            writer.submit(out / "days" / name, ev[day == d], asg_d,
+                          picks.table(asg_d["pick_idx"].to_numpy()), stations, model_name,
+                          f"{prefix}/{name}")
         later = day >= before_day
         held_ev[:] = [ev[later]]
         held_asg[:] = [asg[asg_day >= before_day]]
 
-    for block in blocks:
-        ev, asg = normalise_tables(*block)
-        n_events += len(ev)
-        n_assignments += len(asg)
-        if len(ev) == 0:
-            continue
-        held_ev.append(ev)
-        held_asg.append(asg)
-        # Blocks come in time order: the days before this block's last event are complete.
-        write_days(math.floor(float(ev["time"].max()) / 86400.0))
-    if held_ev:
-        write_days(math.inf)
+    failed = True
+    try:
+        for block in blocks:
+            ev, asg = normalise_tables(*block)
+            n_events += len(ev)
+            n_assignments += len(asg)
+            if len(ev) == 0:
+                continue
+            held_ev.append(ev)
+            held_asg.append(asg)
+            # Blocks come in time order: the days before this block's last event are done.
+            write_days(math.floor(float(ev["time"].max()) / 86400.0))
+        if held_ev:
+            write_days(math.inf)
+        days = writer.files()
+        failed = False
+    finally:
+        writer.close(failed)
+    written = [f for files in days for f in files]
+    parts = {name: [files[k] for files in days] for k, name in enumerate(DAY_FILES)}
     empty_events, empty_assignments = normalise_tables(
         pd.DataFrame(columns=EVENT_COLUMNS), pd.DataFrame(columns=ASSIGNMENT_COLUMNS))
     headers = {"events.csv": event_csv_table(empty_events).to_csv(index=False),
