@@ -47,7 +47,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seisbench_genie.runs.engine import PickArrays, _end_with_parent, atomic_write
+from seisbench_genie.runs.engine import (
+    QUEUED_PER_WORKER,
+    PickArrays,
+    _end_with_parent,
+    atomic_write,
+    shut_down,
+)
 from seisbench_genie.runs.plan import normalise_tables
 from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS
 
@@ -419,11 +425,6 @@ def write_day(folder: Path, events: pd.DataFrame, assignments: pd.DataFrame,
                 assignments, table).to_csv(tmp, index=False))]
 
 
-#: Days a writer process has queued at most: enough to keep it busy, few enough that the
-#: main process holds only a few days of catalog.
-DAYS_QUEUED_PER_WRITER = 2
-
-
 def _init_writer(parent_pid: int) -> None:
     """Writer process set-up: ends with the main process; Ctrl-C is left to the main one."""
     _end_with_parent(parent_pid)
@@ -432,13 +433,14 @@ def _init_writer(parent_pid: int) -> None:
 
 class _DayWriter:
     """Writes days in this process (``n_workers`` 1) or in ``n_workers`` spawned processes,
-    at most :data:`DAYS_QUEUED_PER_WRITER` days each ahead; :meth:`files` in day order."""
+    at most :data:`~seisbench_genie.runs.engine.QUEUED_PER_WORKER` days each ahead (so the
+    main process holds a few days of catalog); :meth:`files` in day order."""
 
     def __init__(self, n_workers: int):
         self.pool = None if n_workers <= 1 else cf.ProcessPoolExecutor(
             max_workers=n_workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_writer, initargs=(os.getpid(),))
-        self.limit = DAYS_QUEUED_PER_WRITER * max(n_workers, 1)
+        self.limit = QUEUED_PER_WORKER * max(n_workers, 1)
         self.days: list[Any] = []  # paths, or futures of them
 
     def submit(self, *args: Any) -> None:
@@ -454,12 +456,8 @@ class _DayWriter:
         return [d.result() if isinstance(d, cf.Future) else d for d in self.days]
 
     def close(self, failed: bool) -> None:
-        if self.pool is None:
-            return
-        if failed:
-            for process in list((getattr(self.pool, "_processes", None) or {}).values()):
-                process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=failed)
+        if self.pool is not None:
+            shut_down(self.pool, failed)
 
 
 @dataclass
