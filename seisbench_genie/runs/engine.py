@@ -334,7 +334,13 @@ class _Processes:
 
 def shut_down(pool: cf.ProcessPoolExecutor, cancel: bool) -> None:
     """Shut a process pool down; with ``cancel``, its running tasks are abandoned and the
-    processes it started are ended at once."""
+    processes it started are ended at once.
+
+    Examples
+    --------
+    >>> pool = cf.ProcessPoolExecutor(max_workers=1)
+    >>> shut_down(pool, cancel=True)
+    """
     if cancel:
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()
