@@ -601,46 +601,6 @@ def run_chunks(
     length is written in bounded memory (``seisbench-genie associate`` does so); the
     parameters are those of :func:`associate_long`.
 
-    Parameters
-    ----------
-    model
-        A :class:`~seisbench_genie.GENIE` model.
-    picks
-        What :meth:`GENIE.classify <seisbench_genie.GENIE.classify>` takes (a SeisBench
-        ``PickList`` or a DataFrame ``station``, ``phase``, ``time``, ``probability``), or
-        :class:`PickArrays`.
-    stations
-        ObsPy Inventory or station DataFrame (``id``, ``latitude``, ``longitude``,
-        ``elevation`` in m).
-    chunk_s
-        Chunk length (s, whole seconds); chunks are cells of a fixed grid of POSIX time, so
-        the default (86400) gives UTC days. Must exceed twice ``overlap_s``.
-    overlap_s
-        Picks this many seconds before and after each chunk's core are associated with it
-        (s). Default: the longest S travel time the model can search (its largest distance
-        and depth, + 10 km each, over the slowest S velocity of the 1-D model) + 4 window
-        steps + the guard (4 kernel widths): 86 s for the crustal model, 230 s for the
-        subduction model. Required with a travel-time backend as ``velocity_model``.
-    start, end
-        Only events with origin times in ``[start, end)`` (UTCDateTime, ISO 8601 or POSIX s);
-        default: all.
-    n_workers
-        Worker processes, each single-threaded; default all cores of this machine; 1 runs
-        the chunks in this process. Ignored with ``client``.
-    client
-        A ``dask.distributed.Client``: chunks run on its workers (``pip install
-        seisbench-genie[dask]``); each worker should have one thread per process.
-    out
-        Folder of a resumable run: each finished chunk is written there (temporary name,
-        then renamed) and recorded in ``manifest.json``; the same call again skips the
-        finished chunks and gives the same result. Default: nothing is written.
-    progress
-        One progress bar over the picks (with an ETA).
-    **classify_kwargs
-        Keyword arguments of :meth:`GENIE.classify` (``velocity_model``, ``region``,
-        ``station_terms``, thresholds ...), the same for every chunk. With
-        ``station_terms="auto"`` the terms are estimated per chunk.
-
     Returns
     -------
     ChunkRun
