@@ -56,6 +56,7 @@ from seisbench_genie.association.params import AssociationParams, Region
 from seisbench_genie.association.queries import embed, verify
 from seisbench_genie.association.relocation import relocate_provisional
 from seisbench_genie.association.tables import empty_tables, event_tables
+from seisbench_genie.association.trace import record
 from seisbench_genie.nn.network import GENIENetwork
 
 
@@ -152,6 +153,7 @@ def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandida
     >>> # exercised through seisbench_genie.GENIE.classify
     """
     sc = grid.scale
+    record(picks=picks, grid=grid, candidates=found)
     if sum(len(f.xyz) for f in found) == 0:
         return empty_tables()
     xyz = torch.cat([f.xyz for f in found])
@@ -171,6 +173,7 @@ def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandida
     # 5. First association pass at the network's locations.
     links = link_picks(grid, picks, xyz, origin, emb, params,
                        tolerance_s=FIRST_PASS_TOLERANCE_KERNELS * sc.kernel_s)
+    record(first_pass=links)
     # 6. Provisional relocation.
     new_xyz, new_origin = relocate_provisional(grid, picks, xyz, origin, links)
     moved = torch.nonzero((new_xyz != xyz).any(dim=1) | (new_origin != origin)).squeeze(1)
@@ -194,8 +197,10 @@ def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandida
     # 8. Second association pass at the relocated hypocentres.
     links = link_picks(grid, picks, xyz, origin, emb, params,
                        tolerance_s=SECOND_PASS_TOLERANCE_KERNELS * sc.kernel_s)
+    record(second_pass=links)
     # 9. Competitive assignment.
     links = competitive_assignment(links, params.min_picks, params.min_p_and_s_stations)
+    record(assignment=links)
     if links.empty:
         return empty_tables()
     # 10. Duplicate merge, at the input's fit tolerance.
@@ -206,6 +211,8 @@ def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandida
     links, xyz, origin = merge_duplicates(
         grid.bound, xyz, origin, links, picks.time_s, sc, grid.location_bounds(),
         tolerance_factor(residual, links["source"].to_numpy()))
+    record(merge=links)
     # 11-12. Fit check and final location; tables.
     links, sources, location = credible_sources(grid, picks, xyz, origin, links, params)
+    record(fit_check=links)
     return event_tables(picks, location, score, links, sources)

@@ -178,6 +178,23 @@ def resolve_model(spec: str) -> tuple[str, str, str | None]:
     return "pretrained", spec, None
 
 
+def load_model(spec: str) -> Any:
+    """The GENIE model a ``--model`` / ``--genie-model`` argument names (see
+    :func:`resolve_model`).
+
+    Examples
+    --------
+    >>> load_model("crustal").name  # doctest: +SKIP
+    'crustal'
+    """
+    from seisbench_genie import GENIE
+
+    kind, target, version = resolve_model(spec)
+    if kind == "path":
+        return GENIE.load(target, version_str=version)
+    return GENIE.from_pretrained(target)
+
+
 def _cpu_seconds() -> float:
     s = resource.getrusage(resource.RUSAGE_SELF)
     c = resource.getrusage(resource.RUSAGE_CHILDREN)

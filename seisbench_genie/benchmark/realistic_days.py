@@ -19,6 +19,10 @@ Usage::
         --min-picks 10 --min-p-and-s-stations 4 --threads 1 --out RUNS/$(basename $d); done
     python -m seisbench_genie.benchmark.realistic_days score DAYS RUNS
 
+``losses DAYS [--runs RUNS]`` follows each small event through the association's stages and
+tells where it is lost (:mod:`seisbench_genie.benchmark.stage_losses`); with ``--runs``, also
+whether PyOcto found it.
+
 ``write --set NAME=LO,HI`` overrides a range of the generator (a field of
 :class:`~seisbench_genie.synthetic.training.SyntheticDayConfig`), for example quieter days with
 the false-pick rates of a deep-learning picker and a dense aftershock network::
@@ -175,8 +179,21 @@ def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
     return pooled
 
 
+def _classify_setting(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` for a keyword of ``GENIE.classify``, parsed as ``benchmark-real``'s
+    ``--set genie.NAME=VALUE``."""
+    from seisbench_genie.benchmark.cli import peer_override
+
+    try:
+        _, name, value = peer_override(f"genie.{text}")
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}") from None
+    return name, value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``write CONFIG OUT --seeds A-B`` or ``score DAYS RUNS``."""
+    """Command line: ``write CONFIG OUT --seeds A-B``, ``score DAYS RUNS`` or
+    ``losses DAYS [--runs RUNS] [--model NAME_OR_BASE] [--set NAME=VALUE] [--out CSV]``."""
     parser = argparse.ArgumentParser(prog="python -m seisbench_genie.benchmark.realistic_days",
                                      description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +209,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = sub.add_parser("score", help="score benchmark-real outputs against the truth")
     s.add_argument("days")
     s.add_argument("runs")
+    lo = sub.add_parser("losses", help="where GENIE loses the small events of the days")
+    lo.add_argument("days")
+    lo.add_argument("--runs", help="benchmark-real outputs of the days: adds whether the "
+                                   "peer (--peer) found each event")
+    lo.add_argument("--peer", default="pyocto", help="peer associator in --runs "
+                                                     "(default pyocto)")
+    lo.add_argument("--model", default="crustal",
+                    help="GENIE model: pretrained name (default crustal) or the BASE path "
+                         "of saved weights (BASE.json / BASE.pt, or BASE.json.vN)")
+    lo.add_argument("--set", dest="settings", action="append", type=_classify_setting,
+                    default=[], metavar="NAME=VALUE",
+                    help="a keyword of GENIE.classify (repeatable), e.g. detection_grids=3")
+    lo.add_argument("--out", help="write the per-event table to this CSV file")
     args = parser.parse_args(argv)
     if args.command == "write":
         first, _, last = args.seeds.partition("-")
@@ -202,8 +232,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(err))
         for folder in folders:
             print(folder)
-    else:
+    elif args.command == "score":
         print(score_runs(args.days, args.runs).round(3).to_string())
+    else:
+        from seisbench_genie.benchmark.genie_runner import load_model
+        from seisbench_genie.benchmark.stage_losses import loss_summary, stage_losses
+
+        model = load_model(args.model)
+        try:
+            table = stage_losses(args.days, model, args.runs, args.peer, dict(args.settings))
+        except ValueError as err:
+            parser.error(str(err))
+        if args.out:
+            table.to_csv(args.out, index=False)
+        print(f"{len(table)} small in-network events ({SMALL_EVENT_PICKS[0]}-"
+              f"{SMALL_EVENT_PICKS[1]} picks)")
+        print(loss_summary(table).to_string())
     return 0
 
 

@@ -210,16 +210,6 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return kwargs
 
 
-def _load_model(spec: str) -> Any:
-    from seisbench_genie import GENIE
-    from seisbench_genie.benchmark.genie_runner import resolve_model
-
-    kind, target, version = resolve_model(spec)
-    if kind == "path":
-        return GENIE.load(target, version_str=version)
-    return GENIE.from_pretrained(target)
-
-
 def _connect(address: str, timeout_s: float) -> Any:
     try:
         from distributed import Client
@@ -276,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
     >>> run(args)  # doctest: +SKIP
     0
     """
+    from seisbench_genie.benchmark.genie_runner import load_model
     from seisbench_genie.runs.engine import default_workers, model_sha256, run_chunks
     from seisbench_genie.runs.files import (
         InputFileError,
@@ -295,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
                 picks = read_pick_files(args.picks)
                 stations = read_station_file(args.stations)
             kwargs = classify_kwargs(args)
-            model = _load_model(args.model)
+            model = load_model(args.model)
             if args.dask_scheduler:
                 client = _connect(args.dask_scheduler, args.dask_timeout)
             where = (f"the Dask cluster at {args.dask_scheduler}" if client is not None else

@@ -1,0 +1,201 @@
+"""Where in the association the small events of synthetic days are lost.
+
+Each small in-network event of a day of :mod:`~seisbench_genie.benchmark.realistic_days`
+(10-15 picks, :data:`~seisbench_genie.benchmark.realistic_days.SMALL_EVENT_PICKS`) is
+followed through the stages of :mod:`seisbench_genie.association.pipeline`
+(:data:`~seisbench_genie.association.trace.LINK_STAGES`, then the final tables): at each
+stage, the most of its picks that one source holds. The event is *lost* at the first stage
+where no source holds at least half of them, the share the scoring asks for. The network's
+source likelihood at the true hypocentre and origin time (a node lattice centred there,
+:func:`~seisbench_genie.association.queries.verify`) tells a network that does not see the
+event from a node grid that does not reach it. With the outputs of ``benchmark-real`` for
+a peer associator, each event also says whether the peer found it.
+
+Usage::
+
+    python -m seisbench_genie.benchmark.realistic_days losses DAYS [--runs RUNS]
+        [--model crustal] [--set verify_candidates=true]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seisbench_genie.association.trace import LINK_STAGES, recording
+
+#: Every stage an event can be lost at, in pipeline order; ``kept`` when it never is.
+LOSS_STAGES = ("detection", *LINK_STAGES[1:], "final", "kept")
+#: A source holds an event when it holds at least this share of the event's picks: the rule
+#: by which :func:`seisbench_genie.metrics.evaluate` matches events (Puente et al.).
+HELD_SHARE = 0.5
+
+
+def most_held(pick_event: np.ndarray, source: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """For each of ``events``, the most of its picks that one source holds.
+
+    Parameters
+    ----------
+    pick_event
+        (L,) true event of each link's pick (-1 for false picks).
+    source
+        (L,) the link's source.
+    events
+        Event ids asked for.
+
+    Examples
+    --------
+    >>> most_held(np.array([3, 3, 3, 5, -1]), np.array([0, 0, 1, 1, 1]), np.array([3, 5, 9]))
+    array([2, 1, 0])
+    """
+    on = np.isin(pick_event, events)
+    if not on.any():
+        return np.zeros(len(events), dtype=int)
+    counts = pd.DataFrame({"event": pick_event[on], "source": source[on]}).value_counts()
+    best = counts.groupby(level="event").max()
+    return best.reindex(events, fill_value=0).to_numpy().astype(int)
+
+
+def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
+               classify_kwargs: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Stage by stage, the small in-network events of one day folder.
+
+    Parameters
+    ----------
+    day
+        A folder written by :func:`~seisbench_genie.benchmark.realistic_days.write_days`.
+    model
+        A :class:`~seisbench_genie.GENIE` model.
+    peer_run
+        Optional folder with a peer's ``assignments.csv`` (``pick_idx``, ``event_idx``) for
+        this day, as ``benchmark-real`` writes it.
+    classify_kwargs
+        Keyword arguments of :meth:`~seisbench_genie.GENIE.classify`; by default the
+        benchmark's minimum rules (``min_picks=10``, ``min_p_and_s_stations=4``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per small in-network event: ``day``, ``event``, ``n_picks``,
+        ``p_and_s_stations`` (stations with both a true P and a true S), ``held_<stage>``
+        for every stage of :data:`~seisbench_genie.association.trace.LINK_STAGES` and
+        ``held_final``, ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
+        (0-1) and, with ``peer_run``, ``peer_found``.
+
+    Examples
+    --------
+    >>> # day_losses("days/day42001", GENIE.from_pretrained("crustal"))
+    """
+    from seisbench_genie.association.queries import verify
+    from seisbench_genie.benchmark.real import load_dataset
+    from seisbench_genie.benchmark.realistic_days import SMALL_EVENT_PICKS
+
+    day = Path(day)
+    data = load_dataset(day / "picks.csv", day / "stations.csv", day / "velocity_model.csv")
+    truth_picks = pd.read_csv(day / "truth_picks.csv")
+    truth_events = pd.read_csv(day / "truth_events.csv")
+    truth_event = truth_picks["event"].to_numpy().astype(int)
+    n_picks_all = np.bincount(truth_event[truth_event >= 0], minlength=len(truth_events))
+    lo, hi = SMALL_EVENT_PICKS
+    small = np.flatnonzero(truth_events["in_network"].to_numpy().astype(bool)
+                           & (n_picks_all >= lo) & (n_picks_all <= hi))
+    kwargs = {"min_picks": 10, "min_p_and_s_stations": 4, **(classify_kwargs or {})}
+    with recording() as trace:
+        out = model.classify(data.picks, data.stations, velocity_model=data.velocity_model,
+                             region=data.region, **kwargs)
+    file_row = data.picks["pick_idx"].to_numpy()
+    n_picks = n_picks_all[small]
+    table = pd.DataFrame({"day": day.name, "event": small, "n_picks": n_picks})
+    mine = truth_picks[truth_picks["event"].isin(small)]
+    both = mine.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
+    table["p_and_s_stations"] = both.reindex(small, fill_value=0).to_numpy().astype(int)
+    row_event = (truth_event[file_row[trace.picks.pick_idx]] if trace.picks is not None
+                 else np.zeros(0, dtype=int))
+    for stage in LINK_STAGES:
+        links = trace.links.get(stage)
+        if links is None or links.empty:
+            table[f"held_{stage}"] = 0
+            continue
+        table[f"held_{stage}"] = most_held(row_event[links["pick"].to_numpy()],
+                                           links["source"].to_numpy(), small)
+    final = out.assignments
+    table["held_final"] = most_held(truth_event[file_row[final["pick_idx"].to_numpy()]],
+                                    final["event_idx"].to_numpy(), small)
+    enough = HELD_SHARE * n_picks
+    columns = [f"held_{s}" for s in (*LINK_STAGES, "final")]
+    short = np.column_stack([table[c].to_numpy() < enough for c in columns])
+    first = np.where(short.any(axis=1), short.argmax(axis=1), len(columns))
+    table["lost_at"] = np.asarray(LOSS_STAGES)[first]
+    table["field_at_hypocentre"] = np.nan
+    if trace.grid is not None and len(small):
+        grid = trace.grid
+        x, y = grid.bound.projection.to_local(truth_events["latitude"].to_numpy()[small],
+                                              truth_events["longitude"].to_numpy()[small])
+        depth = np.clip(truth_events["depth_km"].to_numpy()[small], *grid.region.depth_km)
+        xyz = torch.as_tensor(np.column_stack([x, y, depth]), dtype=torch.float64)
+        origin = torch.as_tensor(truth_events["time"].to_numpy()[small] - trace.picks.t_ref,
+                                 dtype=torch.float64)
+        with torch.no_grad():
+            logit, _ = verify(grid, trace.picks, xyz, origin)
+        table["field_at_hypocentre"] = torch.sigmoid(logit).numpy()
+    if peer_run is not None:
+        peer = pd.read_csv(Path(peer_run) / "assignments.csv")
+        held = most_held(truth_event[peer["pick_idx"].to_numpy().astype(int)],
+                         peer["event_idx"].to_numpy(), small)
+        table["peer_found"] = held >= enough
+    return table
+
+
+def stage_losses(days_dir: str | Path, model: Any, runs_dir: str | Path | None = None,
+                 peer: str = "pyocto", classify_kwargs: Mapping[str, Any] | None = None
+                 ) -> pd.DataFrame:
+    """:func:`day_losses` for every ``day*`` folder of ``days_dir``, one table.
+
+    ``runs_dir/<day>/<peer>/assignments.csv`` (``benchmark-real`` outputs) adds
+    ``peer_found``; days without that file are skipped.
+
+    Examples
+    --------
+    >>> # t = stage_losses("days", GENIE.from_pretrained("crustal"), "runs")
+    >>> # pd.crosstab(t["lost_at"], t["peer_found"])
+    """
+    tables = []
+    for day in sorted(Path(days_dir).glob("day*")):
+        peer_run = None
+        if runs_dir is not None:
+            peer_run = Path(runs_dir) / day.name / peer
+            if not (peer_run / "assignments.csv").is_file():
+                continue
+        tables.append(day_losses(day, model, peer_run, classify_kwargs))
+    if not tables:
+        raise ValueError(f"no day folders under {days_dir}"
+                         + (f" with {peer} outputs under {runs_dir}" if runs_dir else ""))
+    return pd.concat(tables, ignore_index=True)
+
+
+def loss_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Events lost at each stage (rows in pipeline order), and those the peer found.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"lost_at": ["kept", "detection", "kept"],
+    ...                   "peer_found": [True, True, False],
+    ...                   "field_at_hypocentre": [0.7, 0.2, 0.6]})
+    >>> loss_summary(t)["events"].tolist()
+    [1, 0, 0, 0, 0, 0, 2]
+    """
+    by = table.groupby("lost_at")
+    out = pd.DataFrame({"events": by.size()})
+    if "peer_found" in table:
+        out["peer_found"] = by["peer_found"].sum().astype(int)
+    out["median_field_at_hypocentre"] = by["field_at_hypocentre"].median().round(2)
+    out = out.reindex(LOSS_STAGES)
+    out["events"] = out["events"].fillna(0).astype(int)
+    if "peer_found" in out:
+        out["peer_found"] = out["peer_found"].fillna(0).astype(int)
+    return out
