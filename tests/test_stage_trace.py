@@ -59,7 +59,12 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
         main,
         write_days,
     )
-    from seisbench_genie.benchmark.stage_losses import LOSS_STAGES, day_losses, loss_summary
+    from seisbench_genie.benchmark.stage_losses import (
+        DETECTION_CAUSES,
+        LOSS_STAGES,
+        day_losses,
+        loss_summary,
+    )
 
     dense = {"false_pick_rate_per_station_hour": (0, 20), "bursts": (0, 0),
              "regional_arrivals_per_hour": (0, 2), "aperture_km": (30, 80)}
@@ -82,6 +87,14 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
         assert ok[:stage].all() and (stage == len(ok) or not ok[stage])
     assert set(table["lost_at"]) > {"kept"}  # some are lost, some kept
     assert table["field_at_hypocentre"].between(0, 1).all()
+    assert table["field_at_nodes"].between(0, 1).all()
+    missed = table["lost_at"] == "detection"
+    assert set(table.loc[missed, "detection_cause"]) <= set(DETECTION_CAUSES)
+    assert (table.loc[~missed, "detection_cause"] == "").all()
+    network = table["detection_cause"] == "network"
+    threshold = model.default_args["detection_threshold"]
+    assert (table.loc[network, "field_at_hypocentre"] < threshold).all()
+    assert (table.loc[missed & ~network, "field_at_hypocentre"] >= threshold).all()
     kept = table["lost_at"] == "kept"
     assert table.loc[kept, "field_at_hypocentre"].median() > table.loc[
         table["lost_at"] == "detection", "field_at_hypocentre"].median()
@@ -97,6 +110,8 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
     assert list(summary.index) == list(LOSS_STAGES)
     assert summary["events"].sum() == len(table)
     assert summary.loc["kept", "events"] == int(kept.sum())
+    assert summary.loc["detection", [f"detection: {c}" for c in DETECTION_CAUSES]].sum() == \
+        int(missed.sum())
     assert main(["losses", str(tmp_path / "days"), "--runs", str(tmp_path / "runs"),
                  "--peer", "empty", "--model", str(ROOT / "pretrained" / "crustal"),
                  "--out", str(tmp_path / "losses.csv")]) == 0

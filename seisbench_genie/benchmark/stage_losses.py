@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seisbench_genie.association.params import AssociationParams
 from seisbench_genie.association.trace import LINK_STAGES, recording
 
 #: Every stage an event can be lost at, in pipeline order; ``kept`` when it never is.
@@ -34,6 +35,23 @@ LOSS_STAGES = ("detection", *LINK_STAGES[1:], "final", "kept")
 #: A source holds an event when it holds at least this share of the event's picks: the rule
 #: by which :func:`seisbench_genie.metrics.evaluate` matches events (Puente et al.).
 HELD_SHARE = 0.5
+#: Why an event lost at detection was not detected (``detection_cause``):
+#: ``network``: the field stays below the threshold even at the true hypocentre;
+#: ``node grid``: it reaches it there, but not at the first grid's nodes within one node
+#: spacing of the epicentre (in the windows within one step of the origin time);
+#: ``neighbour``: it reaches it at those nodes, and a candidate of the first grid lies within
+#: :data:`NEIGHBOUR_SPACINGS` node spacings and :data:`NEIGHBOUR_S` s: a stronger event next
+#: to it took the peak (no maximum of its own, or suppressed);
+#: ``other``: none of these (for example a window the candidate-window filter skipped).
+DETECTION_CAUSES = ("network", "node grid", "neighbour", "other")
+#: A candidate this many node spacings (horizontally) ...
+NEIGHBOUR_SPACINGS = 2.0
+#: ... and this many seconds from a missed event is a neighbour that can hide it: the
+#: suppression reaches about 1.4 window steps, and a stronger event's field hides a weaker
+#: one's a few steps away in time (seen up to 10 s on the crustal scale).
+NEIGHBOUR_S = 10.0
+#: Windows per network call when evaluating the field around the missed events.
+MAX_FIELD_BATCH = 16
 
 
 def most_held(pick_event: np.ndarray, source: np.ndarray, events: np.ndarray) -> np.ndarray:
@@ -85,7 +103,12 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
         ``p_and_s_stations`` (stations with both a true P and a true S), ``held_<stage>``
         for every stage of :data:`~seisbench_genie.association.trace.LINK_STAGES` and
         ``held_final``, ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
-        (0-1) and, with ``peer_run``, ``peer_found``.
+        (0-1), ``field_at_nodes`` (0-1: the first grid's field at its nodes within one node
+        spacing of the epicentre, windows within one step of the origin time),
+        ``nearest_candidate_s`` (signed time from the origin to the nearest first-grid
+        candidate within :data:`NEIGHBOUR_SPACINGS` node spacings; NaN without one),
+        ``detection_cause`` (:data:`DETECTION_CAUSES`, for the events lost at detection;
+        empty for the others) and, with ``peer_run``, ``peer_found``.
 
     Examples
     --------
@@ -131,24 +154,75 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
     short = np.column_stack([table[c].to_numpy() < enough for c in columns])
     first = np.where(short.any(axis=1), short.argmax(axis=1), len(columns))
     table["lost_at"] = np.asarray(LOSS_STAGES)[first]
-    table["field_at_hypocentre"] = np.nan
+    for name in ("field_at_hypocentre", "field_at_nodes", "nearest_candidate_s"):
+        table[name] = np.nan
     if trace.grid is not None and len(small):
         grid = trace.grid
         x, y = grid.bound.projection.to_local(truth_events["latitude"].to_numpy()[small],
                                               truth_events["longitude"].to_numpy()[small])
         depth = np.clip(truth_events["depth_km"].to_numpy()[small], *grid.region.depth_km)
         xyz = torch.as_tensor(np.column_stack([x, y, depth]), dtype=torch.float64)
-        origin = torch.as_tensor(truth_events["time"].to_numpy()[small] - trace.picks.t_ref,
-                                 dtype=torch.float64)
+        origin = truth_events["time"].to_numpy()[small] - trace.picks.t_ref
         with torch.no_grad():
-            logit, _ = verify(grid, trace.picks, xyz, origin)
+            logit, _ = verify(grid, trace.picks, xyz, torch.as_tensor(origin))
         table["field_at_hypocentre"] = torch.sigmoid(logit).numpy()
+        table["field_at_nodes"] = _field_at_nodes(grid, trace.picks, np.column_stack([x, y]),
+                                                  origin)
+        table["nearest_candidate_s"] = _nearest_candidate_s(
+            trace.candidates[0], np.column_stack([x, y]), origin,
+            NEIGHBOUR_SPACINGS * grid.scale.node_spacing_km)
+    threshold = kwargs.get("detection_threshold")
+    if threshold is None:
+        threshold = model.default_args.get("detection_threshold",
+                                           AssociationParams().detection_threshold)
+    table["detection_cause"] = np.where(table["lost_at"] == "detection", _detection_cause(
+        table, threshold), "")
     if peer_run is not None:
         peer = pd.read_csv(Path(peer_run) / "assignments.csv")
         held = most_held(truth_event[peer["pick_idx"].to_numpy().astype(int)],
                          peer["event_idx"].to_numpy(), small)
         table["peer_found"] = held >= enough
     return table
+
+
+def _field_at_nodes(grid: Any, picks: Any, epicentre_km: np.ndarray,
+                    origin_s: np.ndarray) -> np.ndarray:
+    """The grid's field at its nodes within one node spacing of each epicentre, largest over
+    the windows of the global window grid within one step of each origin time."""
+    from seisbench_genie.association.detection import source_field
+
+    step = grid.scale.window_step_s
+    # The pipeline's windows start on multiples of the step in POSIX time.
+    nearest = np.round((origin_s + picks.t_ref) / step)
+    starts = (nearest[:, None] + np.array([-1.0, 0.0, 1.0])) * step - picks.t_ref
+    field = source_field(grid.network, grid.net_graph, picks.net_index, grid.net_tp,
+                         grid.net_ts, torch.as_tensor(starts.ravel()), MAX_FIELD_BATCH)
+    field = field.numpy().reshape(len(origin_s), 3, -1).max(axis=1)
+    nodes = grid.graph.source_xyz.numpy()[:, :2]
+    near = np.hypot(*(nodes[None, :, :] - epicentre_km[:, None, :]).transpose(2, 0, 1)) \
+        <= grid.scale.node_spacing_km
+    return np.where(near, field, 0.0).max(axis=1)
+
+
+def _nearest_candidate_s(candidates: Any, epicentre_km: np.ndarray, origin_s: np.ndarray,
+                         radius_km: float) -> np.ndarray:
+    """Signed time (s) from each origin to the nearest candidate within ``radius_km``."""
+    xy = candidates.xyz.numpy()[:, :2]
+    dt = candidates.origin.numpy()[None, :] - origin_s[:, None]
+    close = np.hypot(*(xy[None, :, :] - epicentre_km[:, None, :]).transpose(2, 0, 1)) \
+        <= radius_km
+    dt = np.where(close, dt, np.inf)
+    best = np.abs(dt).argmin(axis=1) if dt.shape[1] else np.zeros(len(origin_s), dtype=int)
+    out = dt[np.arange(len(origin_s)), best] if dt.shape[1] else np.full(len(origin_s), np.inf)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _detection_cause(table: pd.DataFrame, threshold: float) -> np.ndarray:
+    """:data:`DETECTION_CAUSES` from the fields and the nearest candidate."""
+    neighbour = table["nearest_candidate_s"].abs() <= NEIGHBOUR_S
+    return np.select(
+        [table["field_at_hypocentre"] < threshold, table["field_at_nodes"] < threshold,
+         neighbour], list(DETECTION_CAUSES[:3]), DETECTION_CAUSES[3])
 
 
 def stage_losses(days_dir: str | Path, model: Any, runs_dir: str | Path | None = None,
@@ -194,8 +268,15 @@ def loss_summary(table: pd.DataFrame) -> pd.DataFrame:
     if "peer_found" in table:
         out["peer_found"] = by["peer_found"].sum().astype(int)
     out["median_field_at_hypocentre"] = by["field_at_hypocentre"].median().round(2)
-    out = out.reindex(LOSS_STAGES)
+    if "detection_cause" in table:
+        lost = table[table["lost_at"] == "detection"]
+        causes = pd.crosstab(lost["lost_at"], lost["detection_cause"]).reindex(
+            columns=list(DETECTION_CAUSES), fill_value=0)
+        out = out.join(causes.rename(columns=lambda c: f"detection: {c}"))
+    out = out.reindex(LOSS_STAGES).fillna({c: 0 for c in out.columns if c.startswith("detection:")})
     out["events"] = out["events"].fillna(0).astype(int)
+    for column in [c for c in out.columns if c.startswith("detection:")]:
+        out[column] = out[column].astype(int)
     if "peer_found" in out:
         out["peer_found"] = out["peer_found"].fillna(0).astype(int)
     return out
