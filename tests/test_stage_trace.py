@@ -53,7 +53,7 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
     """On a dense synthetic day, each small in-network event is lost at the first stage where
     no source holds half of its picks, the network sees the kept ones better than those lost
     at detection, a peer holding every true event finds them all, an empty one none; the
-    command line writes the table."""
+    command line writes the table and names a misspelt argument."""
     from seisbench_genie.benchmark.realistic_days import (
         SMALL_EVENT_PICKS,
         main,
@@ -117,3 +117,7 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
                  "--out", str(tmp_path / "losses.csv")]) == 0
     written = pd.read_csv(tmp_path / "losses.csv")
     assert written["lost_at"].tolist() == table["lost_at"].tolist()
+    with pytest.raises(SystemExit) as stop:  # a misspelt classify argument: a usage error
+        main(["losses", str(tmp_path / "days"), "--model", str(ROOT / "pretrained" / "crustal"),
+              "--set", "detection_treshold=0.2"])
+    assert stop.value.code == 2

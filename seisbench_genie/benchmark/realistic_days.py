@@ -238,10 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from seisbench_genie.benchmark.genie_runner import load_model
         from seisbench_genie.benchmark.stage_losses import loss_summary, stage_losses
 
-        model = load_model(args.model)
         try:
+            model = load_model(args.model)
             table = stage_losses(args.days, model, args.runs, args.peer, dict(args.settings))
-        except ValueError as err:
+        except (ValueError, TypeError) as err:  # no such model or day; a bad --set
             parser.error(str(err))
         if args.out:
             table.to_csv(args.out, index=False)
