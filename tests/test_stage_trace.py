@@ -91,10 +91,14 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
     missed = table["lost_at"] == "detection"
     assert set(table.loc[missed, "detection_cause"]) <= set(DETECTION_CAUSES)
     assert (table.loc[~missed, "detection_cause"] == "").all()
-    network = table["detection_cause"] == "network"
+    weak = table["detection_cause"].isin(["crowded", "network"])
     threshold = model.default_args["detection_threshold"]
-    assert (table.loc[network, "field_at_hypocentre"] < threshold).all()
-    assert (table.loc[missed & ~network, "field_at_hypocentre"] >= threshold).all()
+    assert (table.loc[weak, "field_at_hypocentre"] < threshold).all()
+    assert (table.loc[missed & ~weak, "field_at_hypocentre"] >= threshold).all()
+    assert table.loc[missed, "field_alone"].between(0, 1).all()
+    crowded = table["detection_cause"] == "crowded"
+    assert (table.loc[crowded, "field_alone"] >= threshold).all()
+    assert table.loc[~missed, "field_alone"].isna().all()
     kept = table["lost_at"] == "kept"
     assert table.loc[kept, "field_at_hypocentre"].median() > table.loc[
         table["lost_at"] == "detection", "field_at_hypocentre"].median()

@@ -36,14 +36,17 @@ LOSS_STAGES = ("detection", *LINK_STAGES[1:], "final", "kept")
 #: by which :func:`seisbench_genie.metrics.evaluate` matches events (Puente et al.).
 HELD_SHARE = 0.5
 #: Why an event lost at detection was not detected (``detection_cause``):
-#: ``network``: the field stays below the threshold even at the true hypocentre;
+#: ``crowded``: the field stays below the threshold at the true hypocentre, and reaches it
+#: there once the picks of every other event are taken out (its own and the false picks
+#: kept): other events' arrivals hide it from the network;
+#: ``network``: the field stays below the threshold at the true hypocentre even then;
 #: ``node grid``: it reaches it there, but not at the first grid's nodes within one node
 #: spacing of the epicentre (in the windows within one step of the origin time);
 #: ``neighbour``: it reaches it at those nodes, and a candidate of the first grid lies within
 #: :data:`NEIGHBOUR_SPACINGS` node spacings and :data:`NEIGHBOUR_S` s: a stronger event next
 #: to it took the peak (no maximum of its own, or suppressed);
 #: ``other``: none of these (for example a window the candidate-window filter skipped).
-DETECTION_CAUSES = ("network", "node grid", "neighbour", "other")
+DETECTION_CAUSES = ("crowded", "network", "node grid", "neighbour", "other")
 #: A candidate this many node spacings (horizontally) ...
 NEIGHBOUR_SPACINGS = 2.0
 #: ... and this many seconds from a missed event is a neighbour that can hide it: the
@@ -107,6 +110,8 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
         spacing of the epicentre, windows within one step of the origin time),
         ``nearest_candidate_s`` (signed time from the origin to the nearest first-grid
         candidate within :data:`NEIGHBOUR_SPACINGS` node spacings; NaN without one),
+        ``field_alone`` (0-1: the field at the hypocentre from the event's own picks and the
+        false picks only; for the events lost at detection, NaN for the others),
         ``detection_cause`` (:data:`DETECTION_CAUSES`, for the events lost at detection;
         empty for the others) and, with ``peer_run``, ``peer_found``.
 
@@ -154,7 +159,7 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
     short = np.column_stack([table[c].to_numpy() < enough for c in columns])
     first = np.where(short.any(axis=1), short.argmax(axis=1), len(columns))
     table["lost_at"] = np.asarray(LOSS_STAGES)[first]
-    for name in ("field_at_hypocentre", "field_at_nodes", "nearest_candidate_s"):
+    for name in ("field_at_hypocentre", "field_at_nodes", "nearest_candidate_s", "field_alone"):
         table[name] = np.nan
     if trace.grid is not None and len(small):
         grid = trace.grid
@@ -171,6 +176,10 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
         table["nearest_candidate_s"] = _nearest_candidate_s(
             trace.candidates[0], np.column_stack([x, y]), origin,
             NEIGHBOUR_SPACINGS * grid.scale.node_spacing_km)
+        missed = np.flatnonzero(table["lost_at"].to_numpy() == "detection")
+        table.loc[missed, "field_alone"] = [
+            _field_alone(grid, trace.picks, row_event, small[i], xyz[i:i + 1], origin[i])
+            for i in missed]
     threshold = kwargs.get("detection_threshold")
     if threshold is None:
         threshold = model.default_args.get("detection_threshold",
@@ -204,6 +213,23 @@ def _field_at_nodes(grid: Any, picks: Any, epicentre_km: np.ndarray,
     return np.where(near, field, 0.0).max(axis=1)
 
 
+def _field_alone(grid: Any, picks: Any, row_event: np.ndarray, event: int,
+                 xyz: torch.Tensor, origin_s: float) -> float:
+    """The field at one hypocentre from that event's own picks and the false picks only."""
+    from seisbench_genie.association.inputs import PickSet
+    from seisbench_genie.association.queries import verify
+
+    keep = (row_event == event) | (row_event < 0)
+    alone = PickSet(pd.DataFrame({
+        "pick_idx": picks.pick_idx[keep], "station_index": picks.station.numpy()[keep],
+        "phase": np.where(picks.phase.numpy()[keep] == 1, "S", "P"),
+        "time": picks.time_s.numpy()[keep] + picks.t_ref}))
+    with torch.no_grad():
+        logit, _ = verify(grid, alone, xyz, torch.tensor([origin_s + picks.t_ref - alone.t_ref],
+                                                         dtype=torch.float64))
+    return float(torch.sigmoid(logit)[0])
+
+
 def _nearest_candidate_s(candidates: Any, epicentre_km: np.ndarray, origin_s: np.ndarray,
                          radius_km: float) -> np.ndarray:
     """Signed time (s) from each origin to the nearest candidate within ``radius_km``."""
@@ -219,10 +245,12 @@ def _nearest_candidate_s(candidates: Any, epicentre_km: np.ndarray, origin_s: np
 
 def _detection_cause(table: pd.DataFrame, threshold: float) -> np.ndarray:
     """:data:`DETECTION_CAUSES` from the fields and the nearest candidate."""
+    weak = table["field_at_hypocentre"] < threshold
     neighbour = table["nearest_candidate_s"].abs() <= NEIGHBOUR_S
     return np.select(
-        [table["field_at_hypocentre"] < threshold, table["field_at_nodes"] < threshold,
-         neighbour], list(DETECTION_CAUSES[:3]), DETECTION_CAUSES[3])
+        [weak & (table["field_alone"] >= threshold), weak,
+         table["field_at_nodes"] < threshold, neighbour],
+        list(DETECTION_CAUSES[:4]), DETECTION_CAUSES[4])
 
 
 def stage_losses(days_dir: str | Path, model: Any, runs_dir: str | Path | None = None,
