@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from scipy.spatial.distance import cdist
 
 from seisbench_genie.association.params import AssociationParams
 from seisbench_genie.association.trace import LINK_STAGES, recording
@@ -207,8 +208,7 @@ def _field_at_nodes(grid: Any, picks: Any, epicentre_km: np.ndarray,
     field = source_field(grid.network, grid.net_graph, picks.net_index, grid.net_tp,
                          grid.net_ts, torch.as_tensor(starts.ravel()), MAX_FIELD_BATCH)
     field = field.numpy().reshape(len(origin_s), 3, -1).max(axis=1)
-    nodes = grid.graph.source_xyz.numpy()[:, :2]
-    near = np.hypot(*(nodes[None, :, :] - epicentre_km[:, None, :]).transpose(2, 0, 1)) \
+    near = cdist(epicentre_km, grid.graph.source_xyz.numpy()[:, :2]) \
         <= grid.scale.node_spacing_km
     return np.where(near, field, 0.0).max(axis=1)
 
@@ -233,14 +233,12 @@ def _field_alone(grid: Any, picks: Any, row_event: np.ndarray, event: int,
 def _nearest_candidate_s(candidates: Any, epicentre_km: np.ndarray, origin_s: np.ndarray,
                          radius_km: float) -> np.ndarray:
     """Signed time (s) from each origin to the nearest candidate within ``radius_km``."""
-    xy = candidates.xyz.numpy()[:, :2]
-    dt = candidates.origin.numpy()[None, :] - origin_s[:, None]
-    close = np.hypot(*(xy[None, :, :] - epicentre_km[:, None, :]).transpose(2, 0, 1)) \
-        <= radius_km
-    dt = np.where(close, dt, np.inf)
-    best = np.abs(dt).argmin(axis=1) if dt.shape[1] else np.zeros(len(origin_s), dtype=int)
-    out = dt[np.arange(len(origin_s)), best] if dt.shape[1] else np.full(len(origin_s), np.inf)
-    return np.where(np.isfinite(out), out, np.nan)
+    if len(candidates.origin) == 0:
+        return np.full(len(origin_s), np.nan)
+    close = cdist(epicentre_km, candidates.xyz.numpy()[:, :2]) <= radius_km
+    dt = np.where(close, candidates.origin.numpy()[None, :] - origin_s[:, None], np.inf)
+    nearest = dt[np.arange(len(dt)), np.abs(dt).argmin(axis=1)]
+    return np.where(np.isfinite(nearest), nearest, np.nan)
 
 
 def _detection_cause(table: pd.DataFrame, threshold: float) -> np.ndarray:
