@@ -69,7 +69,9 @@ def search_frame(stations: pd.DataFrame, velocity_model: Any, region: dict | Non
         (DataFrame or dict of columns ``depth_km``, ``vp``, ``vs``: layer tops, km and km/s).
     region
         ``None`` (the stations +- ``scale.margin_km``, the model's depth range), or a dict
-        with ``latitude`` and ``longitude`` ranges (degrees) and/or a ``depth_km`` range.
+        with ``latitude`` and ``longitude`` ranges (degrees) and/or a ``depth_km`` range;
+        without the latitude and longitude ranges, ``margin_km`` replaces the model's
+        margin around the stations (km).
     scale
         The model's scale (margin, depth range, node spacing, largest distance).
 
@@ -131,13 +133,15 @@ def _region(region: dict | None, projection: LocalProjection, stations: pd.DataF
         raise ValueError(f"region: expected a dict of latitude, longitude and/or depth_km "
                          f"ranges, got {type(region).__name__}")
     region = dict(region or {})
-    unknown = set(region) - {"latitude", "longitude", "depth_km"}
+    unknown = set(region) - {"latitude", "longitude", "depth_km", "margin_km"}
     if unknown:
         raise ValueError(f"region: unknown key(s) {sorted(unknown)}; expected latitude, "
-                         "longitude and/or depth_km ranges")
+                         "longitude and/or depth_km ranges, or a margin_km")
     if ("latitude" in region) != ("longitude" in region):
         raise ValueError("region: give both latitude and longitude ranges, or neither (the "
                          "stations +- the model's margin)")
+    margin_km = (_margin(region.pop("margin_km"), "latitude" in region)
+                 if "margin_km" in region else scale.margin_km)
     ranges = {}
     for name in region:
         try:
@@ -170,12 +174,26 @@ def _region(region: dict | None, projection: LocalProjection, stations: pd.DataF
         xy = [(float(x.min()), float(x.max())), (float(y.min()), float(y.max()))]
     else:
         x, y = projection.to_local(stations["latitude"], stations["longitude"])
-        m = scale.margin_km
+        m = margin_km
         xy = [(float(x.min()) - m, float(x.max()) + m), (float(y.min()) - m, float(y.max()) + m)]
     if extent is not None:
         xy = _inside(xy, extent, depth, scale.node_spacing_km * EDGE_SPACINGS,
                      clip="latitude" not in ranges, backend=backend)
     return Region(xy[0], xy[1], depth)
+
+
+def _margin(value, with_box: bool) -> float:
+    """The ``margin_km`` of a region dict: a finite number >= 0, only without a box."""
+    if with_box:
+        raise ValueError("region: margin_km widens the stations' box; give it without "
+                         "latitude and longitude ranges")
+    try:
+        margin_km = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"region: margin_km must be a number (km), got {value!r}") from None
+    if not (np.isfinite(margin_km) and margin_km >= 0):
+        raise ValueError(f"region: margin_km must be finite and >= 0 km, got {margin_km}")
+    return margin_km
 
 
 def _inside(xy: list[tuple[float, float]], extent: tuple[tuple[float, float], ...],

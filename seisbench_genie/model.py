@@ -231,7 +231,9 @@ class GENIE(PoochPretrainedModel):
             Search volume: ``latitude`` and ``longitude`` ranges (degrees) and/or a
             ``depth_km`` range (km). Default: the stations with picks +- the model's margin
             (crustal 20 km, subduction 50 km) and the model's depth range, inside what the
-            travel-time backend covers.
+            travel-time backend covers. Without the latitude and longitude ranges,
+            ``margin_km`` (km) widens the stations' box by that much instead, for example
+            ``{"margin_km": 40.0}`` to catalog events around the network too.
         station_terms : DataFrame or "auto", optional
             Station delays (s) added to the predicted arrivals: a DataFrame ``id``,
             ``p_term_s``, ``s_term_s`` (missing stations get 0), or ``"auto"`` to estimate

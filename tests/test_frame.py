@@ -119,6 +119,26 @@ def test_a_region_may_give_only_depth(model, grid3d, stations, layers):
                         model.scale).region.depth_km == (2.0, 20.0)
 
 
+def test_margin_km_widens_the_stations_box_and_bad_margins_are_named(model, stations, layers):
+    default = search_frame(stations, layers, None, model.scale).region
+    wide = search_frame(stations, layers, {"margin_km": 45.0, "depth_km": (0.0, 25.0)},
+                        model.scale).region
+    extra = 45.0 - model.scale.margin_km
+    assert wide.x_km == pytest.approx((default.x_km[0] - extra, default.x_km[1] + extra))
+    assert wide.y_km == pytest.approx((default.y_km[0] - extra, default.y_km[1] + extra))
+    assert wide.depth_km == (0.0, 25.0)
+    tight = search_frame(stations, layers, {"margin_km": 0}, model.scale).region
+    assert tight.x_km[1] - tight.x_km[0] == pytest.approx(
+        default.x_km[1] - default.x_km[0] - 2 * model.scale.margin_km)
+    box = {"latitude": (35.2, 35.8), "longitude": (-117.8, -117.2)}
+    for region, message in [({"margin_km": -5.0}, "margin_km must be finite and >= 0"),
+                            ({"margin_km": float("nan")}, "margin_km must be finite"),
+                            ({"margin_km": "wide"}, "margin_km must be a number"),
+                            ({**box, "margin_km": 10.0}, "give it without latitude")]:
+        with pytest.raises(ValueError, match=message):
+            search_frame(stations, layers, region, model.scale)
+
+
 def test_regions_outside_the_3d_grid_are_refused_by_name(model, grid3d, stations, day):
     picks, _ = day
     far = {"latitude": (33.0, 38.0), "longitude": (-120.0, -115.0)}

@@ -418,6 +418,22 @@ def test_help_documents_every_option():
         assert unit in text
 
 
+def test_region_margin_option_reaches_classify_and_conflicts_with_region(tmp_path, capsys):
+    from seisbench_genie.runs.cli import classify_kwargs
+
+    parser = build_parser()
+    base = ["associate", "p.csv", "--stations", "s.csv", "--out", str(tmp_path / "out")]
+    args = parser.parse_args(base + ["--region-margin-km", "40"])
+    assert classify_kwargs(args)["region"] == {"margin_km": 40.0}
+    (tmp_path / "p.csv").write_text("station,phase,time\nCI.A.,P,1.0\n")
+    (tmp_path / "s.csv").write_text("id,latitude,longitude\nCI.A.,35,-117\n")
+    rc = main(["associate", str(tmp_path / "p.csv"), "--stations", str(tmp_path / "s.csv"),
+               "--out", str(tmp_path / "out"), "--region", "35,36,-118,-117",
+               "--region-margin-km", "40"])
+    assert rc == 2 and "--region-margin-km" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_pick_file_names_file_and_line(tmp_path, capsys):
     bad = tmp_path / "picks.csv"
     bad.write_text("station,phase,time\nCI.A.,P,1.0\nCI.A.,P,yesterday\n")

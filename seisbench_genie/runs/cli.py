@@ -115,6 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "optionally a depth range (km below sea level) (default: the "
                           "stations with picks + the model's margin, 20 km for crustal; the "
                           "model's depth range)")
+    sel.add_argument("--region-margin-km", type=float, default=None, metavar="KM",
+                     help="without --region: search the box of the stations with picks "
+                          "widened by KM on each side instead of the model's margin (20 km "
+                          "for crustal), to catalog events around the network too")
     sel.add_argument("--start", default=None, metavar="TIME",
                      help="only events with origin times at or after TIME (ISO 8601 UTC, e.g. "
                           "2024-01-01T00:00:00, or POSIX seconds) (default: all)")
@@ -194,6 +198,11 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["detection_threshold"] = args.detection_threshold
     if args.region is not None:
         kwargs["region"] = args.region
+    if args.region_margin_km is not None:
+        if args.region is not None:
+            raise ValueError("--region-margin-km widens the stations' box; give it without "
+                             "--region")
+        kwargs["region"] = {"margin_km": args.region_margin_km}
     if args.velocity_model is not None:
         from seisbench_genie.traveltimes import validate_velocity_model
 
