@@ -436,7 +436,7 @@ def test_fit_check_widens_its_tolerance_for_travel_time_errors(model, monkeypatc
     args = (off.picks[["station", "phase", "time"]], off.stations)
     loose = model.classify(*args, velocity_model=off.velocity_model, require_fit=False)
     monkeypatch.setattr(credibility, "chance_picks",
-                        lambda bound, xyz, *a: np.full(len(xyz), 99.0))
+                        lambda bound, xyz, *a, **k: np.full(len(xyz), 99.0))
     checked = model.classify(*args, velocity_model=off.velocity_model)
     assert len(loose.events) >= 8
     assert len(checked.events) >= len(loose.events) - 1
@@ -444,6 +444,33 @@ def test_fit_check_widens_its_tolerance_for_travel_time_errors(model, monkeypatc
         monkeypatch.setattr(stage, "tolerance_factor", lambda *a: 1.0)
     plain = model.classify(*args, velocity_model=off.velocity_model)
     assert len(plain.events) <= len(checked.events) - 2
+
+
+def test_fit_check_counts_chance_among_the_picks_no_source_explains(model, day, monkeypatch):
+    """The other events' picks are not noise: the chance count of the fit check uses only the
+    picks linked to no source, and so is lower than one over every pick of the input."""
+    from seisbench_genie.association import credibility
+    from seisbench_genie.association.trace import recording
+
+    original, calls = credibility.chance_picks, []
+
+    def spy(bound, xyz, station, time_s, *args, **kwargs):
+        calls.append((bound, xyz, time_s, args, kwargs,
+                      original(bound, xyz, station, time_s, *args, **kwargs)))
+        return calls[-1][-1]
+
+    monkeypatch.setattr(credibility, "chance_picks", spy)
+    with recording() as trace:
+        model.classify(day.picks[["station", "phase", "time"]], day.stations,
+                       velocity_model=day.velocity_model)
+    bound, xyz, background, args, kwargs, chance = calls[-1]
+    time_s = trace.picks.time_s
+    linked = np.unique(trace.links["merge"]["pick"].to_numpy())
+    assert len(linked) > len(day.picks) / 2
+    assert np.array_equal(np.sort(background.numpy()), np.delete(time_s.numpy(), linked))
+    everything = original(bound, xyz, trace.picks.station, time_s, *args, **kwargs)
+    assert len(chance) > 0 and (chance <= everything + 1e-12).all()
+    assert chance.sum() < 0.5 * everything.sum()
 
 
 def test_chance_picks_scale_with_the_pick_rate_and_tolerance():
@@ -466,6 +493,9 @@ def test_chance_picks_scale_with_the_pick_rate_and_tolerance():
     assert chance_picks(bound, xyz, station, time_s, 150.0, 2.0) == pytest.approx(2 * one)
     # stations beyond the largest distance add nothing
     assert chance_picks(bound, xyz, station, time_s, 1.0) == pytest.approx([0.0])
+    # half the picks over the same span: half the rate
+    half = chance_picks(bound, xyz, station[::2], time_s[::2], 150.0, span_s=1000.0)
+    assert half == pytest.approx(one / 2, rel=1e-4)
 
 
 def test_location_ignores_stations_beyond_the_travel_time_table():

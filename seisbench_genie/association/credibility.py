@@ -54,13 +54,15 @@ def tolerance_factor(normalised_residual: np.ndarray, source: np.ndarray) -> flo
 
 
 def chance_picks(bound, xyz: torch.Tensor, pick_station: torch.Tensor, pick_time_s: torch.Tensor,
-                 max_distance_km: float, tolerance_factor: float = 1.0) -> np.ndarray:
+                 max_distance_km: float, tolerance_factor: float = 1.0,
+                 span_s: float | None = None) -> np.ndarray:
     """Picks expected by chance within the fit tolerance of the P and S arrivals of sources.
 
-    Each station's picks are taken as a Poisson process at its mean rate over the input;
-    the expectation sums, over the stations within ``max_distance_km``, the rate times the
-    width of the P and S tolerance windows. On a quiet day it is well below one pick, on the
-    densest benchmark days over ten.
+    The background picks at each station (the fit check passes those that no source
+    explains) are taken as a Poisson process at their mean rate over the input; the
+    expectation sums, over the stations within ``max_distance_km``, the rate times the width
+    of the P and S tolerance windows. On a quiet day it is well below one pick, on the
+    noisiest benchmark days over ten.
 
     Parameters
     ----------
@@ -69,11 +71,14 @@ def chance_picks(bound, xyz: torch.Tensor, pick_station: torch.Tensor, pick_time
     xyz
         (S, 3) source positions (km).
     pick_station, pick_time_s
-        (P,) station index and time (s) of every pick of the input.
+        (P,) station index and time (s) of the background picks.
     max_distance_km
         Largest epicentral distance of a pair.
     tolerance_factor
         Width of the windows in association tolerances.
+    span_s
+        Duration of the input (s) over which the rates are taken; default: the span of
+        ``pick_time_s``.
 
     Returns
     -------
@@ -85,7 +90,8 @@ def chance_picks(bound, xyz: torch.Tensor, pick_station: torch.Tensor, pick_time
     >>> # exercised through seisbench_genie.GENIE.classify (tests/test_association.py)
     """
     n_stations = int(bound.station_xyz_km.shape[0])
-    span_s = float(pick_time_s.max() - pick_time_s.min()) if len(pick_time_s) > 1 else 0.0
+    if span_s is None:
+        span_s = float(pick_time_s.max() - pick_time_s.min()) if len(pick_time_s) > 1 else 0.0
     if span_s <= 0 or len(xyz) == 0:
         return np.zeros(len(xyz))
     rate = np.bincount(pick_station.numpy(), minlength=n_stations) / span_s
@@ -173,11 +179,13 @@ def credible_sources(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: 
 
     Each source is located with all its picks, then again from the picks that fit that
     location (false picks among the associated ones pull the first one). The fit tolerance
-    is the association tolerance times :func:`tolerance_factor`. Where chance coincidences
-    alone could reach ``min_picks`` (:func:`chance_picks` + :data:`CHANCE_MARGIN`, dense noisy
-    days), ``min_picks`` and ``min_p_and_s_stations`` count fitting picks only; elsewhere (the
-    associated picks already meet both) the fitting picks must exceed chance by
-    :data:`CHANCE_MARGIN`. The dropped sources' picks stay unassociated; the other events'
+    is the association tolerance times :func:`tolerance_factor`. Chance coincidences
+    (:func:`chance_picks`) are counted among the picks that no source explains (not linked to
+    any source), so that the picks of the other events of a crowded day do not count as
+    noise. Where chance coincidences alone could reach ``min_picks`` (chance +
+    :data:`CHANCE_MARGIN`; days with many false picks), ``min_picks`` and
+    ``min_p_and_s_stations`` count fitting picks only; elsewhere (the associated picks
+    already meet both) the fitting picks must exceed chance by :data:`CHANCE_MARGIN`. The dropped sources' picks stay unassociated; the other events'
     first locations stand.
 
     Returns
@@ -209,8 +217,13 @@ def credible_sources(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: 
         located_origin[core_sources] = res_core.origin_s
     n_fit, n_both = fitting_counts(grid.bound, located_xyz, located_origin, links,
                                    picks.time_s, grid.scale.max_distance_km, factor)
-    chance = chance_picks(grid.bound, located_xyz[sources], picks.station, picks.time_s,
-                          grid.scale.max_distance_km, factor)
+    # Chance coincidences come from the picks that no source explains: on a day crowded
+    # with events most picks belong to one, on a noisy day most are false.
+    unexplained = torch.ones(len(picks.time_s), dtype=torch.bool)
+    unexplained[torch.as_tensor(links["pick"].to_numpy(), dtype=torch.long)] = False
+    chance = chance_picks(grid.bound, located_xyz[sources], picks.station[unexplained],
+                          picks.time_s[unexplained], grid.scale.max_distance_km, factor,
+                          span_s=float(picks.time_s.max() - picks.time_s.min()))
     needed = np.ceil(chance + CHANCE_MARGIN)
     dense = needed >= params.min_picks
     credible = sources[np.where(

@@ -84,10 +84,10 @@ class AssociationParams:
         Check each event's picks against a hypocentre located from them. The tolerance is the
         association tolerance (0.5 s + 2 % of the P travel time, x 1.7 for S) widened to the
         input's own residual level, so that a velocity model off by several percent keeps
-        its events. Where chance coincidences of picks could make up ``min_picks`` (dense,
-        noisy days), ``min_picks`` and ``min_p_and_s_stations`` count fitting picks only;
-        elsewhere an event needs 4 more fitting picks than chance would give. False skips
-        the check."""))
+        its events. Where chance coincidences of the picks that no event explains could
+        make up ``min_picks`` (days with many false picks), ``min_picks`` and
+        ``min_p_and_s_stations`` count fitting picks only; elsewhere an event needs 4 more
+        fitting picks than chance would give. False skips the check."""))
     verify_candidates: bool = field(default=False, metadata=_doc("""
         Evaluate the network once more on a node lattice centred on each relocated
         candidate; candidates down to 0.75 x ``detection_threshold`` are kept when that
