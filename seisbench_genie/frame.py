@@ -182,7 +182,7 @@ def _region(region: dict | None, projection: LocalProjection, stations: pd.DataF
     return Region(xy[0], xy[1], depth)
 
 
-def _margin(value, with_box: bool) -> float:
+def _margin(value: Any, with_box: bool) -> float:
     """The ``margin_km`` of a region dict: a finite number >= 0, only without a box."""
     if with_box:
         raise ValueError("region: margin_km widens the stations' box; give it without "

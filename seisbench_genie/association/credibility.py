@@ -185,8 +185,8 @@ def credible_sources(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: 
     noise. Where chance coincidences alone could reach ``min_picks`` (chance +
     :data:`CHANCE_MARGIN`; days with many false picks), ``min_picks`` and
     ``min_p_and_s_stations`` count fitting picks only; elsewhere (the associated picks
-    already meet both) the fitting picks must exceed chance by :data:`CHANCE_MARGIN`. The dropped sources' picks stay unassociated; the other events'
-    first locations stand.
+    already meet both) the fitting picks must exceed chance by :data:`CHANCE_MARGIN`. The
+    dropped sources' picks stay unassociated; the other events' first locations stand.
 
     Returns
     -------
