@@ -34,6 +34,7 @@ from seisbench_genie.picks import (
     station_positions,
 )
 from seisbench_genie.pretrained import PoochPretrainedModel, file_sha256
+from seisbench_genie.runtime import resolve_device
 from seisbench_genie.runtime import tune_malloc as _tune_malloc
 from seisbench_genie.schema import ASSIGNMENT_COLUMNS, EVENT_COLUMNS, empty_table
 from seisbench_genie.stations import station_table
@@ -249,7 +250,8 @@ class GENIE(PoochPretrainedModel):
             used are the output's ``station_terms``. Default: no terms.
 {association_parameters}
         device : str or torch.device, optional
-            Device of the network (default: the model's).
+            Device of the network: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (the GPU
+            when one is present). Default: the model's (the CPU unless moved).
         num_threads : int, default 1
             CPU threads of the association (torch intra-op threads, restored afterwards). The
             network's operations are small: on a 2-core machine two threads were no faster
@@ -340,7 +342,7 @@ class GENIE(PoochPretrainedModel):
                 return associate_table(self.network, bound, frame.region, table, params)
 
         if device is not None:
-            self.to(device)
+            self.to(resolve_device(device))
         if tune_malloc:
             _tune_malloc()
         previous_threads = torch.get_num_threads()

@@ -1,4 +1,5 @@
-"""Process-level memory-allocator setting for the network's many short-lived arrays.
+"""Process-level settings: the memory allocator for the network's many short-lived arrays,
+and the checked choice of a torch device (:func:`resolve_device`).
 
 Each batch of windows allocates tens of arrays of a few MB (pairs x windows x channels) and
 frees them again. With glibc's default malloc, blocks that large are handed back to the kernel
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Any
+
+import torch
 
 #: ``mallopt`` parameter numbers (glibc ``malloc.h``).
 M_TRIM_THRESHOLD = -1
@@ -60,3 +64,51 @@ def tune_malloc(mmap_threshold_bytes: int = MMAP_THRESHOLD_BYTES,
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold_bytes))) and bool(
         mallopt(M_TRIM_THRESHOLD, int(trim_threshold_bytes)))
+
+
+def resolve_device(device: Any, name: str = "device") -> torch.device:
+    """The torch device meant by ``device``, checked: ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+    ``"auto"`` (the GPU when one is present, otherwise the CPU) or a ``torch.device``.
+
+    Parameters
+    ----------
+    device
+        The requested device.
+    name
+        The argument's name in the error messages.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: an unknown device, a GPU asked for where none is available, or a GPU
+        index beyond those present.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("auto").type in ("cpu", "cuda")
+    True
+    """
+    text = str(device).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(text)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{name}: expected 'cpu', 'cuda', 'cuda:N' or 'auto', got "
+                         f"{device!r}") from None
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name}: expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}: {device!r} requested but no GPU is available; use "
+                             "'cpu' or 'auto'")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}: {device!r} requested but only "
+                             f"{torch.cuda.device_count()} GPU(s) are present")
+    return resolved

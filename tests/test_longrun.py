@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from seisbench_genie import GENIE
 from seisbench_genie.cli import build_parser, main
@@ -432,6 +433,25 @@ def test_region_margin_option_reaches_classify_and_conflicts_with_region(tmp_pat
                "--region-margin-km", "40"])
     assert rc == 2 and "--region-margin-km" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_device_option_reaches_classify_and_a_missing_gpu_is_named(tmp_path, capsys):
+    from seisbench_genie.runs.cli import classify_kwargs
+
+    parser = build_parser()
+    base = ["associate", "p.csv", "--stations", "s.csv", "--out", str(tmp_path / "out")]
+    assert "device" not in classify_kwargs(parser.parse_args(base))  # cpu: not in the manifest
+    assert classify_kwargs(parser.parse_args(base + ["--device", "auto"])).get(
+        "device", "cpu") == ("cuda" if torch.cuda.is_available() else "cpu")
+    (tmp_path / "p.csv").write_text("station,phase,time\nCI.A.,P,1.0\n")
+    (tmp_path / "s.csv").write_text("id,latitude,longitude\nCI.A.,35,-117\n")
+    files = [str(tmp_path / "p.csv"), "--stations", str(tmp_path / "s.csv"),
+             "--out", str(tmp_path / "out")]
+    bad = ["gpu"] if torch.cuda.is_available() else ["gpu", "cuda"]
+    for device in bad:
+        assert main(["associate", *files, "--device", device]) == 2
+        assert "--device" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
 
 
 def test_bad_pick_file_names_file_and_line(tmp_path, capsys):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..runtime import resolve_device
 from .dtcc import read_dtcc
 from .objective import Objective
 from .output import relocated_catalog
@@ -245,21 +246,7 @@ class GraphDD:
         self.device = str(self._device())
 
     def _device(self) -> torch.device:
-        text = str(self.device).strip().lower()
-        if text == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(text)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"device: expected 'cpu', 'cuda', 'cuda:N' or 'auto', got "
-                             f"{self.device!r}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device: {self.device!r} requested but no GPU is available; use "
-                             "'cpu' or 'auto'")
-        if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"device: expected 'cpu', 'cuda', 'cuda:N' or 'auto', got "
-                             f"{self.device!r}")
-        return device
+        return resolve_device(self.device)
 
     def relocate(self, catalog: Any, inventory: Any, velocity_model: Any = None,
                  differential_times: str | Path | pd.DataFrame | None = None, *,

@@ -2,7 +2,7 @@
 serial, on all local cores, and on a 2-worker Dask ``LocalCluster``.
 
 Each (days, mode) cell runs in a fresh process (so peak memory is its own) and leaves its
-events in ``<cache>/events_<days>d_<mode>_<chunk>s.csv``; day *k* is
+events in ``<cache>/events_<days>d_<mode>_<chunk>s[_<device>].csv``; day *k* is
 ``make_scenario("crustal", n_events=500, noise=1.0, seed=k)`` moved *k* days later, so events
 near midnight have picks on the next day. The days are generated once into a cache folder.
 
@@ -10,6 +10,9 @@ Run::
 
     python -m seisbench_genie.runs.benchmark --days 1,7 --modes serial,cores,dask \\
         --out benchmark_results/long_runs.csv
+
+``--device cuda`` runs the network of each worker on the GPU, ``--workers N`` sets the
+number of worker processes of the ``cores`` and ``dask`` modes.
 
 Columns: ``picks``, ``events`` (found), ``event_f1`` (origin times within 3 s of the true ones,
 one-to-one), ``wall_s``, ``picks_per_s`` (picks / wall time of :func:`associate_long`, worker
@@ -157,7 +160,8 @@ class _Sampler(threading.Thread):
 
 
 def run_cell(cache: str | Path, n_days: int, mode: str,
-             chunk_s: float = 86400.0) -> dict[str, Any]:
+             chunk_s: float = 86400.0, device: str = "cpu",
+             workers: int | None = None) -> dict[str, Any]:
     """Run one (days, mode) cell in this process and measure it.
 
     Examples
@@ -182,18 +186,17 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
     load_before = os.getloadavg()[0]
     cluster = client = None
     cluster_s = 0.0
-    kwargs: dict[str, Any] = {}
-    workers = 1
+    kwargs: dict[str, Any] = {} if device == "cpu" else {"device": device}
     if mode == "cores":
-        workers = default_workers()
+        workers = workers or default_workers()
         kwargs["n_workers"] = workers
     elif mode == "serial":
-        kwargs["n_workers"] = 1
+        workers = kwargs["n_workers"] = 1
     elif mode == "dask":
         from distributed import Client, LocalCluster
 
         t0 = time.perf_counter()
-        workers = 2
+        workers = workers or 2
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)
@@ -207,14 +210,17 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
                          velocity_model=velocity_model, **kwargs)
     wall = time.perf_counter() - t0
     cpu = sampler.cpu_s() - cpu0
-    out.events.to_csv(Path(cache) / f"events_{n_days}d_{mode}_{chunk_s:g}s.csv", index=False)
+    suffix = "" if device == "cpu" else "_" + device.replace(":", "")
+    out.events.to_csv(Path(cache) / f"events_{n_days}d_{mode}_{chunk_s:g}s{suffix}.csv",
+                      index=False)
     if client is not None:
         client.close()
         cluster.close()
     sampler.stop.set()
     sampler.join()
     gb = 1024.0 ** 3
-    return {"days": n_days, "mode": mode, "workers": workers, "chunk_s": chunk_s,
+    return {"days": n_days, "mode": mode, "workers": workers, "device": device,
+            "chunk_s": chunk_s,
             "chunks": len(out.chunks), "picks": len(picks),
             "events": len(out.events), "true_events": len(truth),
             "event_f1": round(event_f1(out.events["time"].to_numpy(), truth), 4),
@@ -241,12 +247,17 @@ def main(argv: list[str] | None = None) -> int:
                                           "long_run_days"),
                    help="folder of the generated days")
     p.add_argument("--chunk", type=float, default=86400.0, help="chunk length (s)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device of the network in each worker (cpu, cuda, auto)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the cores and dask modes (default: all cores "
+                        "for cores, 2 for dask)")
     p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
     p.add_argument("--cell", nargs=2, metavar=("DAYS", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cell:
-        print(json.dumps(run_cell(args.cache, int(args.cell[0]), args.cell[1], args.chunk)),
-              flush=True)
+        print(json.dumps(run_cell(args.cache, int(args.cell[0]), args.cell[1], args.chunk,
+                                  args.device, args.workers)), flush=True)
         return 0
     days = [int(d) for d in args.days.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
@@ -257,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
             res = subprocess.run([sys.executable, "-m", "seisbench_genie.runs.benchmark",
                                   "--cache", args.cache, "--chunk", str(args.chunk),
-                                  "--cell", str(n), mode],
+                                  "--device", args.device, "--cell", str(n), mode,
+                                  *([] if args.workers is None else
+                                    ["--workers", str(args.workers)])],
                                  capture_output=True, text=True, env=env)
             if res.returncode != 0:
                 print(res.stderr[-3000:], file=sys.stderr)

@@ -165,6 +165,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      metavar="S",
                      help="seconds to wait for the Dask scheduler to answer (default: "
                           f"{DASK_CONNECT_TIMEOUT_S:g})")
+    run.add_argument("--device", default="cpu", metavar="DEVICE",
+                     help="torch device of the network in each worker: cpu (default), cuda, "
+                          "cuda:N or auto (the GPU when one is present); docs/long_runs.md "
+                          "says how many workers to give a GPU")
     run.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no progress bar")
 
@@ -203,6 +207,10 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError("--region-margin-km widens the stations' box; give it without "
                              "--region")
         kwargs["region"] = {"margin_km": args.region_margin_km}
+    if args.device != "cpu":  # the default stays out of the run's manifest
+        from seisbench_genie.runtime import resolve_device
+
+        kwargs["device"] = str(resolve_device(args.device, "--device"))
     if args.velocity_model is not None:
         from seisbench_genie.traveltimes import validate_velocity_model
 
@@ -301,7 +309,9 @@ def run(args: argparse.Namespace) -> int:
             where = (f"the Dask cluster at {args.dask_scheduler}" if client is not None else
                      f"{args.workers or default_workers()} worker process(es)")
             print(f"[associate] {len(picks)} picks from {len(args.picks)} file(s), "
-                  f"{len(stations)} stations; model {args.model}; on {where}", file=sys.stderr)
+                  f"{len(stations)} stations; model {args.model}; on {where}"
+                  f"{'' if 'device' not in kwargs else ', network on ' + kwargs['device']}",
+                  file=sys.stderr)
             chunk_run = run_chunks(model, picks, stations, chunk_s=args.chunk,
                                    overlap_s=args.overlap, start=args.start, end=args.end,
                                    n_workers=args.workers, client=client, out=args.out,

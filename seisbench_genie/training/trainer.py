@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from seisbench_genie.nn.network import GENIENetwork
-from seisbench_genie.runtime import tune_malloc
+from seisbench_genie.runtime import resolve_device, tune_malloc
 from seisbench_genie.synthetic.training import (
     TrainingGenerator,
     TrainingSample,
@@ -129,7 +129,7 @@ class SyntheticTrainer:
                  progress: bool = True, threads: int | None = None):
         self.config = config
         self.out_dir = Path(out_dir)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.progress = progress
         self.last_run: TrainingRun | None = None
         if threads:
