@@ -25,6 +25,7 @@ from seisbench_genie.benchmark.real import (
     magnitude_bins,
     match_catalogs,
     pick_count_bins,
+    region_from_stations,
     score_catalogs,
     score_reference,
 )
@@ -134,6 +135,39 @@ def test_cross_finding_and_confirmation():
     assert _value(res, "pyocto", "confirmed_share", "any") == pytest.approx(1 / 3)
     assert _value(res, "genie", "picks_associated", "all") == 0.75
     assert not (res["metric"].str.startswith("also_found") & (res["catalog"] == "pal")).any()
+
+
+def test_where_the_events_another_associator_misses_lie():
+    from seisbench_genie.benchmark.real_report import missed_places_markdown
+
+    # stations on a 20 km square around (LAT, LON); the search box 20 km wider on each side
+    stations = pd.DataFrame({"latitude": [_north(-10.0), _north(-10.0), _north(10.0),
+                                          _north(10.0)],
+                             "longitude": [LON - 0.11, LON + 0.11, LON - 0.11, LON + 0.11]})
+    region = region_from_stations(stations, 20.0, (0.0, 30.0))
+    # genie: three events inside the network, one 28 km north (outside the stations, 2 km
+    # from the box edge) and one 4 s after the first; pyocto finds only the first and third
+    a = _cat([0.0, 4.0, 100.0, 200.0], north_km=[0.0, 1.0, -2.0, 28.0]).assign(
+        n_picks=[30, 12, 40, 11])
+    b = _cat([0.5, 100.0]).assign(n_picks=[30, 40])
+    res = score_catalogs([CatalogEntry("genie", "associator", a),
+                          CatalogEntry("pyocto", "associator", b)],
+                         stations=stations, region=region)
+    missed = "missed_by_pyocto_place"
+    assert _value(res, "genie", missed, "outside_stations") == 0.5  # of the 2 missed
+    assert _value(res, "genie", missed, "box_edge") == 0.5
+    assert _value(res, "genie", missed, "close_in_time") == 0.5
+    assert _value(res, "genie", missed, "small") == 1.0
+    assert _value(res, "genie", "found_by_pyocto_place", "outside_stations") == 0.0
+    assert _value(res, "genie", "found_by_pyocto_place", "close_in_time") == 0.5
+    assert np.isnan(_value(res, "pyocto", "missed_by_genie_place", "small"))  # none missed
+    text = missed_places_markdown(res)
+    assert "| genie events pyocto misses | 2 | 0.50 | 0.50 | 0.50 | 1.00 |" in text
+    assert "| pyocto events genie misses | 0 | – | – | – | – |" in text
+    # without stations and region the table is left out
+    assert not score_catalogs([CatalogEntry("genie", "associator", a),
+                               CatalogEntry("pyocto", "associator", b)])[
+        "metric"].str.endswith("_place").any()
 
 
 # ------------------------------------------------------------------------------------------

@@ -80,6 +80,18 @@ SUBDUCTION_DEPTH_KM = 60.0
 #: Km per degree of latitude on the sphere of :func:`seisbench_genie.geo.great_circle_km`.
 KM_PER_DEGREE = math.pi * 6371.0 / 180.0
 
+#: An epicentre within this distance (km) of the search box's horizontal edge lies "at the box
+#: edge": an associator that must place an event from outside the box inside it puts it there
+#: (PyOcto's octree search, for example). A few times the median epicentral offset (~2 km).
+BOX_EDGE_KM = 5.0
+#: Another event of the same catalog within this many seconds makes an event "close in time":
+#: the real-picks issue's measurement found events 5-15 s from the next one found least often.
+CLOSE_IN_TIME_S = 10.0
+#: Pick counts of the "small events" column (the minimum of 10 picks up to 15).
+SMALL_EVENT_PICKS = (10, 15)
+#: Places of an event in the "where the missed events lie" table, in its column order.
+EVENT_PLACES = ("outside_stations", "box_edge", "close_in_time", "small")
+
 #: Associators ``benchmark-real`` can run.
 REAL_ASSOCIATORS = ("genie", "pyocto", "gamma")
 
@@ -945,12 +957,113 @@ def score_cross_finding(
     return rows
 
 
+def event_places(events: pd.DataFrame, stations: pd.DataFrame, region: Mapping[str, Any]
+                 ) -> pd.DataFrame:
+    """Where each event lies, as booleans (:data:`EVENT_PLACES`): ``outside_stations``
+    (epicentre outside the convex hull of the stations), ``box_edge`` (within
+    :data:`BOX_EDGE_KM` of the search box's horizontal edge, or outside it), ``close_in_time``
+    (another event of ``events`` within :data:`CLOSE_IN_TIME_S`) and ``small`` (between
+    :data:`SMALL_EVENT_PICKS` picks; False without ``n_picks``).
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"latitude": [0.0, 0.0, 1.0, 1.0], "longitude": [0.0, 1.0, 0.0, 1.0]})
+    >>> reg = {"latitude": (-0.2, 1.2), "longitude": (-0.2, 1.2)}
+    >>> ev = pd.DataFrame({"time": [0.0, 5.0, 100.0], "latitude": [0.5, 1.17, 0.5],
+    ...                    "longitude": [0.5, 0.5, 0.5], "n_picks": [12, 30, 40]})
+    >>> event_places(ev, st, reg).to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+    {'outside_stations': [False, True, False], 'box_edge': [False, True, False],
+     'close_in_time': [True, True, False], 'small': [True, False, False]}
+    """
+    lat = events["latitude"].to_numpy(float)
+    lon = events["longitude"].to_numpy(float)
+    lat0 = float(stations["latitude"].mean())
+    lon0 = float(stations["longitude"].mean())
+    cos0 = math.cos(math.radians(lat0))
+
+    def xy(la: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        return np.column_stack([(lo - lon0) * cos0 * KM_PER_DEGREE, (la - lat0) * KM_PER_DEGREE])
+
+    outside = np.ones(len(events), dtype=bool)
+    if len(events):
+        from scipy.spatial import Delaunay, QhullError
+
+        try:
+            hull = Delaunay(xy(stations["latitude"].to_numpy(float),
+                               stations["longitude"].to_numpy(float)))
+            outside = hull.find_simplex(xy(lat, lon)) < 0
+        except (QhullError, ValueError):  # fewer than 3 stations, or all on a line
+            pass
+    (la0, la1), (lo0, lo1) = region["latitude"], region["longitude"]
+    cos_ev = np.cos(np.radians(lat))
+    edge_km = np.minimum(np.minimum(lat - la0, la1 - lat) * KM_PER_DEGREE,
+                         np.minimum(lon - lo0, lo1 - lon) * KM_PER_DEGREE * cos_ev)
+    t = events["time"].to_numpy(float)
+    order = np.argsort(t, kind="stable")
+    gap = np.full(len(t), np.inf)
+    if len(t) > 1:
+        dt = np.diff(t[order])
+        gap[order] = np.minimum(np.r_[np.inf, dt], np.r_[dt, np.inf])
+    n = (events["n_picks"].to_numpy(float) if "n_picks" in events
+         else np.full(len(events), np.nan))
+    return pd.DataFrame({
+        "outside_stations": outside, "box_edge": edge_km <= BOX_EDGE_KM,
+        "close_in_time": gap <= CLOSE_IN_TIME_S,
+        "small": (n >= SMALL_EVENT_PICKS[0]) & (n <= SMALL_EVENT_PICKS[1])})
+
+
+def score_missed_places(
+    entry: CatalogEntry,
+    other: CatalogEntry,
+    stations: pd.DataFrame,
+    region: Mapping[str, Any],
+    *,
+    max_dt_s: float = MATCH_TIME_S,
+) -> list[dict[str, Any]]:
+    """Where ``entry``'s events lie that ``other`` misses (no event of ``other`` within
+    ``max_dt_s``), against those it also finds (:func:`event_places`): for example whether
+    the events one associator lacks are outside the network or close in time to others.
+
+    Returns
+    -------
+    list of dict
+        ``missed_by_<other>_place`` and ``found_by_<other>_place`` rows, one per place (bin):
+        value = share of the missed (found) events there, count = how many, total = missed
+        (found) events.
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"latitude": [0.0, 0.0, 1.0], "longitude": [0.0, 1.0, 0.0]})
+    >>> reg = {"latitude": (-0.2, 1.2), "longitude": (-0.2, 1.2)}
+    >>> a = pd.DataFrame({"time": [0.0, 50.0], "latitude": [0.2, 1.17],
+    ...                   "longitude": [0.2, 1.0], "n_picks": [20, 11]})
+    >>> b = pd.DataFrame({"time": [1.0], "latitude": [0.2], "longitude": [0.2]})
+    >>> rows = score_missed_places(CatalogEntry("a", "associator", a),
+    ...                            CatalogEntry("b", "associator", b), st, reg)
+    >>> [(r["bin"], r["value"]) for r in rows if r["metric"] == "missed_by_b_place"]
+    [('outside_stations', 1.0), ('box_edge', 1.0), ('close_in_time', 0.0), ('small', 1.0)]
+    """
+    events = entry.events
+    found = has_neighbour(events, other.events, max_dt_s=max_dt_s, max_distance_km=None)
+    places = event_places(events, stations, region)
+    rows = []
+    for name, group in ((f"missed_by_{other.name}_place", ~found),
+                        (f"found_by_{other.name}_place", found)):
+        total = int(group.sum())
+        for place in EVENT_PLACES:
+            count = int((places[place].to_numpy() & group).sum())
+            rows.append(_row(entry, name, _share(count, total), place, count, total))
+    return rows
+
+
 def score_catalogs(
     entries: Sequence[CatalogEntry],
     reference: pd.DataFrame | None = None,
     *,
     max_dt_s: float = MATCH_TIME_S,
     max_distance_km: float = MATCH_DISTANCE_KM,
+    stations: pd.DataFrame | None = None,
+    region: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """All scores of all catalogs as a long table (:data:`RESULT_COLUMNS`).
 
@@ -963,6 +1076,10 @@ def score_catalogs(
         The reference catalog (inside the picks' time span), or ``None``.
     max_dt_s, max_distance_km
         Matching rule (s, km).
+    stations, region
+        The stations with picks (``latitude``, ``longitude``) and the search box
+        (``latitude``, ``longitude`` ranges): with both, where the events lie that another
+        associator misses (:func:`score_missed_places`).
 
     Returns
     -------
@@ -975,7 +1092,8 @@ def score_catalogs(
         ``reference_near_share`` (the same with any event near counting, not one-to-one),
         ``matched_to_reference_share``, ``median_epicentral_offset_km``,
         ``median_depth_offset_km``, ``median_origin_time_offset_s``; and ``confirmed_share``
-        (``any`` and per other catalog).
+        (``any`` and per other catalog); with ``stations`` and ``region``,
+        ``missed_by_<other>_place`` and ``found_by_<other>_place`` (by place).
 
     Examples
     --------
@@ -1017,4 +1135,7 @@ def score_catalogs(
             for other in ok:
                 if other is not entry and other.kind == "associator":
                     rows += score_cross_finding(entry, other, max_dt_s=max_dt_s)
+                    if stations is not None and region is not None:
+                        rows += score_missed_places(entry, other, stations, region,
+                                                    max_dt_s=max_dt_s)
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)

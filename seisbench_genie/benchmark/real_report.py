@@ -19,9 +19,13 @@ import pandas as pd
 
 from seisbench_genie.atomic import atomic_write
 from seisbench_genie.benchmark.real import (
+    BOX_EDGE_KM,
+    CLOSE_IN_TIME_S,
+    EVENT_PLACES,
     MATCH_DISTANCE_KM,
     MATCH_TIME_S,
     PICK_COUNT_EDGES,
+    SMALL_EVENT_PICKS,
     iso_utc,
     magnitude_bin_labels,
     pick_count_bin_labels,
@@ -222,6 +226,44 @@ def cross_finding_markdown(results: pd.DataFrame) -> str:
     return _table(header, rows)
 
 
+#: Column headings of :func:`missed_places_markdown`, by place (``real.EVENT_PLACES``).
+PLACE_HEADINGS = {
+    "outside_stations": "outside the stations",
+    "box_edge": f"within {BOX_EDGE_KM:g} km of the box edge",
+    "close_in_time": f"another event within {CLOSE_IN_TIME_S:g} s",
+    "small": f"{SMALL_EVENT_PICKS[0]}-{SMALL_EVENT_PICKS[1]} picks",
+}
+
+
+def missed_places_markdown(results: pd.DataFrame) -> str:
+    """Where the events lie that another associator misses, against those it also finds.
+
+    Examples
+    --------
+    >>> res = pd.DataFrame({"catalog": ["pyocto"] * 2, "kind": ["associator"] * 2,
+    ...                     "metric": ["missed_by_genie_place", "found_by_genie_place"],
+    ...                     "bin": ["outside_stations"] * 2, "value": [0.6, 0.1],
+    ...                     "count": [6, 9], "total": [10, 90], "note": [""] * 2})
+    >>> print(missed_places_markdown(res).splitlines()[2])
+    | pyocto events genie misses | 10 | 0.60 | – | – | – |
+    """
+    rows_in = results[results["metric"].str.endswith("_place")]
+    if not len(rows_in):
+        return ""
+    rows = []
+    for (catalog, metric), group in rows_in.groupby(["catalog", "metric"], sort=False):
+        kind, other = metric.removesuffix("_place").split("_by_", 1)
+        label = (f"{catalog} events {other} misses" if kind == "missed" else
+                 f"{catalog} events {other} also finds")
+        total = int(group["total"].iloc[0])
+        row = [label, f"{total}"]
+        for place in EVENT_PLACES:
+            r = group[group["bin"] == place]
+            row.append(f"{r['value'].iloc[0]:.2f}" if len(r) and total else "–")
+        rows.append(row)
+    return _table(["events", "count", *(PLACE_HEADINGS[p] for p in EVENT_PLACES)], rows)
+
+
 def confirmation_markdown(results: pd.DataFrame) -> str:
     """Share of each catalog's events near an event of any / each other catalog.
 
@@ -330,6 +372,17 @@ def results_markdown(result: RealBenchmarkResult, config: RealBenchmarkConfig) -
         lines += ["## Events one associator finds that another also finds\n",
                   f"By the first associator's pick count; found = an event of the other "
                   f"within {config.max_dt_s:g} s.", "", cross, ""]
+    places = missed_places_markdown(res)
+    if places:
+        lines += ["## Where the events lie that another associator misses\n",
+                  "Share of each group of events that lies outside the convex hull of the "
+                  "stations, near the edge of the search box (or outside it), within "
+                  f"{CLOSE_IN_TIME_S:g} s of another event of the same catalog, or holds "
+                  f"{SMALL_EVENT_PICKS[0]}-{SMALL_EVENT_PICKS[1]} picks; missed = no event "
+                  f"of the other within {config.max_dt_s:g} s. Where an associator's missed "
+                  "events lie far more often outside the network or near the box edge than "
+                  "those it shares, the difference is the search volume, not the "
+                  "association.", "", places, ""]
     conf = confirmation_markdown(res)
     if conf:
         lines += ["## Confirmed by other catalogs\n", conf, ""]

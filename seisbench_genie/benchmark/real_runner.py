@@ -458,7 +458,8 @@ def run_real_benchmark(
     entries = run_associators(dataset, config, runners=runners, log=log)
     entries += compare
     results = score_catalogs(entries, reference, max_dt_s=config.max_dt_s,
-                             max_distance_km=config.max_distance_km)
+                             max_distance_km=config.max_distance_km,
+                             stations=dataset.stations, region=dataset.region)
     result = RealBenchmarkResult(results, entries, reference, dataset)
     result.files = write_real_outputs(result, config)
     return result
