@@ -18,15 +18,7 @@ from seisbench_genie.synthetic import make_scenario
 PRETRAINED = Path(__file__).parents[1] / "pretrained"
 
 
-@pytest.fixture(scope="module")
-def model():
-    return GENIE.load(PRETRAINED / "crustal", version_str="2")
-
-
-@pytest.fixture(scope="module")
-def day():
-    # one hour of the crustal benchmark scenario: 12 events, 30 % false picks
-    return make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11)
+# model (crustal v2) and day (one crustal hour) come from conftest.py
 
 
 @pytest.fixture(scope="module")

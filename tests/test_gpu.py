@@ -3,29 +3,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from seisbench_genie import GENIE
 from seisbench_genie.runtime import resolve_device
-from seisbench_genie.synthetic import make_scenario
 
-PRETRAINED = Path(__file__).parents[1] / "pretrained"
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 
 
-@pytest.fixture(scope="module")
-def model():
-    return GENIE.load(PRETRAINED / "crustal", version_str="2")
-
-
-@pytest.fixture(scope="module")
-def day():
-    # one hour of the crustal benchmark scenario: 12 events, 30 % false picks
-    return make_scenario("crustal", n_events=12, noise=0.3, duration_s=3600.0, seed=11)
+# model (crustal v2) and day (one crustal hour) come from conftest.py
 
 
 def _classify(model, day, device):
