@@ -441,8 +441,8 @@ def test_device_option_reaches_classify_and_a_missing_gpu_is_named(tmp_path, cap
     parser = build_parser()
     base = ["associate", "p.csv", "--stations", "s.csv", "--out", str(tmp_path / "out")]
     assert "device" not in classify_kwargs(parser.parse_args(base))  # cpu: not in the manifest
-    assert classify_kwargs(parser.parse_args(base + ["--device", "auto"])).get(
-        "device", "cpu") == ("cuda" if torch.cuda.is_available() else "cpu")
+    auto = classify_kwargs(parser.parse_args(base + ["--device", "auto"]))
+    assert auto.get("device") == ("cuda" if torch.cuda.is_available() else None)
     (tmp_path / "p.csv").write_text("station,phase,time\nCI.A.,P,1.0\n")
     (tmp_path / "s.csv").write_text("id,latitude,longitude\nCI.A.,35,-117\n")
     files = [str(tmp_path / "p.csv"), "--stations", str(tmp_path / "s.csv"),

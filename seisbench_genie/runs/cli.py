@@ -207,10 +207,12 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError("--region-margin-km widens the stations' box; give it without "
                              "--region")
         kwargs["region"] = {"margin_km": args.region_margin_km}
-    if args.device != "cpu":  # the default stays out of the run's manifest
+    if args.device != "cpu":
         from seisbench_genie.runtime import resolve_device
 
-        kwargs["device"] = str(resolve_device(args.device, "--device"))
+        device = resolve_device(args.device, "--device")
+        if device.type != "cpu":  # the CPU stays out of the run's manifest: resumable either way
+            kwargs["device"] = str(device)
     if args.velocity_model is not None:
         from seisbench_genie.traveltimes import validate_velocity_model
 
