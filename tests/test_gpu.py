@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from seisbench_genie.runtime import resolve_device
+
+PRETRAINED = Path(__file__).parents[1] / "pretrained"
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 
@@ -108,3 +112,38 @@ def test_graphdd_on_the_gpu_reduces_the_interevent_error():
     after = relative_errors(cluster.true_xyz_km, origins_xyz(out, cluster.projection))
     assert graphdd.device.startswith("cuda")
     assert after["interevent_km"] < 0.3 * before["interevent_km"]
+
+
+def test_device_check_runs_a_device_against_the_cpu(model, day, tmp_path, capsys):
+    """The device benchmark on files as `benchmark-real` reads them; checked here with the CPU
+    as the device (where a GPU is present it runs on the GPU as asked)."""
+    import pandas as pd
+
+    from seisbench_genie.runs import device_check
+    from seisbench_genie.synthetic.scenarios import load_velocity_model
+
+    day.picks[["station", "phase", "time"]].to_csv(tmp_path / "picks.csv", index=False)
+    day.stations.to_csv(tmp_path / "stations.csv", index=False)
+    load_velocity_model("hadley_kanamori").to_csv(tmp_path / "vm.csv", index=False)
+    files = ["--picks", str(tmp_path / "picks.csv"), "--stations",
+             str(tmp_path / "stations.csv"), "--velocity-model", str(tmp_path / "vm.csv")]
+    weights = str(PRETRAINED / "crustal")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert device_check.main(["--device", device, "--model", weights, "--batch-sizes",
+                              "default,2", "--out", str(tmp_path / "rows.csv"),
+                              *files]) == 0
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    runs = rows[rows["compare"].isna()]
+    assert runs["batch_size"].astype(str).tolist() == ["default", "2", "default"]
+    assert runs["device"].iloc[-1] == "cpu"
+    assert (runs["events"] == runs["events"].iloc[-1]).all() and runs["events"].iloc[-1] >= 5
+    compared = rows[rows["compare"].notna()]
+    assert len(compared) == 2
+    assert (compared["same_origin"] == compared["events_reference"]).all()
+    assert (compared["picks_assigned_differently"]
+            <= 0.02 * compared["picks_assigned_reference"]).all()
+    assert "picks_per_s" in capsys.readouterr().out
+
+    assert device_check.main(["--device", "cpu", *files[:2]]) == 2
+    assert device_check.main(["--device", "cpu", "--batch-sizes", "0", *files]) == 2
+    assert "--batch-sizes" in capsys.readouterr().err

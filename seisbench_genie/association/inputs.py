@@ -20,8 +20,16 @@ from seisbench_genie.nn.network import GENIENetwork
 #: size keep the network's intermediate arrays in cache and ran about twice as fast as
 #: batches of 64 windows.
 CPU_BATCH_PAIRS = 32768
-#: Windows per network call on a GPU, and the most per call on a CPU.
+#: The most windows per network call on a CPU, and the fewest on a GPU.
 MAX_BATCH_WINDOWS = 64
+#: Station-source pairs x windows per network call on a GPU: measured on an NVIDIA H200
+#: (crustal v4, the crustal 500-event benchmark day, 6,230 pairs per window; 2026-11-30),
+#: batches of 64 / 256 / 1,024 windows took 3.9 / 3.3 / 3.2 s at 0.2 / 0.8 / 2.2 GB of
+#: GPU memory at most; about 2M pairs (336 windows there) takes most of that gain for
+#: about 1 GB (``docs/benchmarks.md``, "The GPU path").
+GPU_BATCH_PAIRS = 2 ** 21
+#: The most windows per network call on a GPU (small networks have few pairs per window).
+MAX_GPU_BATCH_WINDOWS = 4096
 
 
 def depth_spacing_km(scale: ModelScale, depth_km: tuple[float, float]) -> float:
@@ -152,10 +160,11 @@ class NodeGrid:
         """Windows per network call (see ``AssociationParams.batch_size``)."""
         if params.batch_size is not None:
             return params.batch_size
+        pairs = max(1, len(self.graph.pair_station))
         if self.device.type != "cpu":
-            return MAX_BATCH_WINDOWS
-        return int(np.clip(CPU_BATCH_PAIRS // max(1, len(self.graph.pair_station)), 1,
-                           MAX_BATCH_WINDOWS))
+            return int(np.clip(GPU_BATCH_PAIRS // pairs, MAX_BATCH_WINDOWS,
+                               MAX_GPU_BATCH_WINDOWS))
+        return int(np.clip(CPU_BATCH_PAIRS // pairs, 1, MAX_BATCH_WINDOWS))
 
     def source_neighbours(self) -> torch.Tensor:
         """(N, k) source-graph neighbours of each node (k = 0 without source edges)."""

@@ -106,7 +106,7 @@ class AssociationParams:
     batch_size: int | None = field(default=None, metadata=_doc("""
         Windows per network call. None: from the size of the product graph (on a CPU,
         batches of about 32k station-source pairs keep the network's arrays in cache, about
-        twice as fast as larger ones; on a GPU, 64)."""))
+        twice as fast as larger ones; on a GPU, about 2M pairs, 64 to 4,096 windows)."""))
     detection_chunk_s: float = field(default=21600.0, metadata=_doc("""
         The source field is computed in chunks of this many seconds of windows (bounded
         memory for long inputs; the result does not depend on it)."""))
