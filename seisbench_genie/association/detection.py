@@ -146,9 +146,12 @@ def field_peaks(
     """
     k = 2 * time_radius + 1
     tmax = torch.nn.functional.max_pool1d(field.T[None], k, stride=1, padding=time_radius)[0].T
-    nb = tmax[:, source_neighbours].amax(dim=-1) if source_neighbours.numel() else tmax
-    peak = (field >= threshold) & (field >= tmax) & (field >= nb)
-    w, n = torch.nonzero(peak, as_tuple=True)
+    # Maxima over time first (few), then the neighbours of those only: the same peaks as
+    # comparing every (window, node) with its neighbours, without a (W, N, k) array.
+    w, n = torch.nonzero((field >= threshold) & (field >= tmax), as_tuple=True)
+    if source_neighbours.numel() and w.numel():
+        keep = field[w, n] >= tmax[w[:, None], source_neighbours[n]].amax(dim=-1)
+        w, n = w[keep], n[keep]
     return w, n, field[w, n]
 
 
