@@ -418,7 +418,7 @@ def test_help_documents_every_option_with_units():
     for option in ("--picks", "--stations", "--velocity-model", "--reference", "--compare",
                    "--associators", "--genie-model", "--min-picks", "--min-p-and-s-stations",
                    "--region-depth", "--region-margin-km", "--set", "--threads", "--timeout",
-                   "--match-time", "--match-distance", "--out"):
+                   "--match-time", "--match-distance", "--stage-losses", "--out"):
         assert option in text
     for unit in ("(m above sea level", "km/s", "in km", "in seconds", "in s"):
         assert unit in text
@@ -481,3 +481,37 @@ def test_realistic_days_take_generator_ranges(tmp_path):
     assert unlabelled[1] - unlabelled[0] == pytest.approx(expected, rel=0.15)
     with pytest.raises(ValueError, match="not a \\(low, high\\) range"):
         write_days(config, tmp_path / "bad", [40003], {"n_windows": (1, 2)})
+
+
+def test_stage_losses_follow_the_other_associators_small_events(real_day, isolated_caches,
+                                                                 tmp_path):
+    """`--stage-losses`: each small event of the other associator (here the true events and
+    picks) is followed through GENIE's stages; the peer that failed gets no table."""
+    from seisbench_genie.benchmark.stage_losses import LOSS_STAGES
+
+    d = real_day["dir"]
+    oracle = _fake_outputs(real_day, 1)
+    # the peer associates each event's first 12 picks only: its events are small ones
+    thin = (oracle[0], oracle[1].sort_values("pick_idx").groupby("event_idx").head(12))
+    cfg = RealBenchmarkConfig(d / "picks.csv", d / "stations.csv", d / "vm.csv", tmp_path / "o",
+                              associators=["genie", "pyocto", "gamma"], figures=False,
+                              region_depth_km=(0.0, 25.0), stage_losses=True)
+    res = run_real_benchmark(cfg, runners={"genie": _fake(oracle), "pyocto": _fake(thin),
+                                           "gamma": _fake(None)})
+    assert list(res.stage_losses) == ["pyocto"]
+    table = res.stage_losses["pyocto"]
+    n_picks = thin[1]["event_idx"].value_counts()
+    small = n_picks[(n_picks >= 10) & (n_picks <= 15)]
+    assert len(small) >= 5
+    assert sorted(table["event"]) == sorted(small.index)
+    assert (table["n_picks"].to_numpy() == small.loc[table["event"]].to_numpy()).all()
+    assert set(table["lost_at"]) <= set(LOSS_STAGES)
+    # GENIE finds almost every event of this day (test_genie_on_a_real_style_day)
+    assert (table["lost_at"] == "kept").mean() >= 0.7
+    assert ((table["lost_at"] == "detection") == (table["detection_cause"] != "")).all()
+    saved = pd.read_csv(tmp_path / "o" / "stage_losses_pyocto.csv")
+    assert len(saved) == len(table)
+    assert tmp_path / "o" / "stage_losses_pyocto.csv" in res.files
+    md = (tmp_path / "o" / "results.md").read_text()
+    assert "Where GENIE loses the small events another associator finds" in md
+    assert "| pyocto | " + str(len(table)) + " |" in md

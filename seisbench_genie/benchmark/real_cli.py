@@ -157,6 +157,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"... and this epicentral distance in km (default: "
                             f"{MATCH_DISTANCE_KM:g})")
 
+    score.add_argument("--stage-losses", action="store_true",
+                       help="also follow each other associator's 10-15-pick events through "
+                            "GENIE's stages (one more GENIE run): where GENIE loses those it "
+                            "misses; OUT/stage_losses_<peer>.csv and a table in results.md")
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, metavar="DIR",
                      help="output directory: results.csv, results.md, recall_by_magnitude.png "
@@ -202,6 +206,7 @@ def config_from_args(args: argparse.Namespace) -> RealBenchmarkConfig:
         peer_venv=Path(args.peer_venv).expanduser(), keep_workdirs=bool(args.keep_workdirs),
         figures=bool(args.figures), max_dt_s=float(args.max_dt_s),
         max_distance_km=float(args.max_distance_km),
+        stage_losses=bool(getattr(args, "stage_losses", False)),
     )
 
 

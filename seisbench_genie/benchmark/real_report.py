@@ -10,7 +10,7 @@ and renamed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +264,38 @@ def missed_places_markdown(results: pd.DataFrame) -> str:
     return _table(["events", "count", *(PLACE_HEADINGS[p] for p in EVENT_PLACES)], rows)
 
 
+def stage_losses_markdown(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Per other associator, its small events by the GENIE stage where they are lost, and
+    the detection losses by cause (:func:`~seisbench_genie.benchmark.stage_losses.loss_summary`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"lost_at": ["kept", "detection", "kept"],
+    ...                   "detection_cause": ["", "node grid", ""],
+    ...                   "field_at_hypocentre": [0.7, 0.5, 0.6]})
+    >>> print(stage_losses_markdown({"pyocto": t}).splitlines()[2])
+    | pyocto | 3 | 2 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 0 | 0 |
+    """
+    from seisbench_genie.benchmark.stage_losses import (
+        DETECTION_CAUSES,
+        LOSS_STAGES,
+        loss_summary,
+    )
+
+    lost_stages = [s for s in LOSS_STAGES if s != "kept"]
+    rows = []
+    for name, table in tables.items():
+        summary = loss_summary(table)
+        rows.append([name, len(table), int(summary.loc["kept", "events"]),
+                     *(int(summary.loc[s, "events"]) for s in lost_stages),
+                     *(int(summary.loc["detection", f"detection: {c}"])
+                       if f"detection: {c}" in summary else 0 for c in DETECTION_CAUSES)])
+    if not rows:
+        return ""
+    return _table(["associator", "small events", "kept", *(f"lost at {s}" for s in lost_stages),
+                   *(f"detection: {c}" for c in DETECTION_CAUSES)], rows)
+
+
 def confirmation_markdown(results: pd.DataFrame) -> str:
     """Share of each catalog's events near an event of any / each other catalog.
 
@@ -383,6 +415,19 @@ def results_markdown(result: RealBenchmarkResult, config: RealBenchmarkConfig) -
                   "events lie far more often outside the network or near the box edge than "
                   "those it shares, the difference is the search volume, not the "
                   "association.", "", places, ""]
+    stages = stage_losses_markdown(result.stage_losses)
+    if stages:
+        lines += ["## Where GENIE loses the small events another associator finds\n",
+                  f"Each other associator's events with {SMALL_EVENT_PICKS[0]}-"
+                  f"{SMALL_EVENT_PICKS[1]} picks, followed through GENIE's stages with that "
+                  "associator's picks as the event's: an event is lost at the first stage "
+                  "where no GENIE source holds half of its picks (`kept`: GENIE's catalog "
+                  "holds them). Detection losses by cause: `node grid`, the network's field "
+                  "reaches the threshold at the other associator's hypocentre but not at "
+                  "GENIE's nodes near it; `neighbour`, a stronger event next to it took the "
+                  "peak; `crowded`, other events' picks hide it; `network`, the field stays "
+                  "below the threshold even there (`benchmark.stage_losses`). Tables in "
+                  "`stage_losses_<associator>.csv`.", "", stages, ""]
     conf = confirmation_markdown(res)
     if conf:
         lines += ["## Confirmed by other catalogs\n", conf, ""]

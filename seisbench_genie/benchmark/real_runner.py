@@ -87,6 +87,10 @@ class RealBenchmarkConfig:
         Write the figure.
     max_dt_s, max_distance_km : float
         Matching rule (s, km).
+    stage_losses : bool
+        Follow each other associator's 10-15-pick events through GENIE's stages
+        (:func:`~seisbench_genie.benchmark.stage_losses.peer_losses`): where GENIE loses
+        the small events it misses. One more GENIE run with its stages recorded.
 
     Examples
     --------
@@ -115,6 +119,7 @@ class RealBenchmarkConfig:
     figures: bool = True
     max_dt_s: float = MATCH_TIME_S
     max_distance_km: float = MATCH_DISTANCE_KM
+    stage_losses: bool = False
 
 
 def genie_settings(config: RealBenchmarkConfig) -> dict[str, Any]:
@@ -382,6 +387,9 @@ class RealBenchmarkResult:
     dataset : RealDataset
     files : list of pathlib.Path
         Files written (results, report, figure, per-associator tables).
+    stage_losses : dict
+        Peer name -> :func:`~seisbench_genie.benchmark.stage_losses.peer_losses` table
+        (with ``config.stage_losses``).
     """
 
     results: pd.DataFrame
@@ -389,6 +397,7 @@ class RealBenchmarkResult:
     reference: pd.DataFrame | None
     dataset: RealDataset
     files: list[Path] = field(default_factory=list)
+    stage_losses: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -461,5 +470,44 @@ def run_real_benchmark(
                              max_distance_km=config.max_distance_km,
                              stations=dataset.stations, region=dataset.region)
     result = RealBenchmarkResult(results, entries, reference, dataset)
+    if config.stage_losses:
+        result.stage_losses = follow_peer_events(dataset, entries, config, log=log)
     result.files = write_real_outputs(result, config)
+    result.files += [Path(config.out) / f"stage_losses_{name}.csv"
+                     for name in result.stage_losses]
     return result
+
+
+def follow_peer_events(dataset: RealDataset, entries: list[CatalogEntry],
+                       config: RealBenchmarkConfig, *, log: TextIO | None = None
+                       ) -> dict[str, pd.DataFrame]:
+    """Where GENIE loses each other associator's small events: one GENIE run with its
+    stages recorded and the same arguments as the benchmark's GENIE run
+    (:func:`~seisbench_genie.benchmark.stage_losses.peer_losses`); the tables are written
+    to ``OUT/stage_losses_<peer>.csv``.
+
+    Returns an empty dict when GENIE or every peer failed.
+
+    Examples
+    --------
+    >>> tables = follow_peer_events(dataset, entries, config)  # doctest: +SKIP
+    """
+    from seisbench_genie.benchmark.genie_runner import load_model
+    from seisbench_genie.benchmark.stage_losses import peer_losses
+
+    ok = {e.name for e in entries if e.kind == "associator" and e.ok}
+    peers = [name for name in config.associators if name != "genie" and name in ok]
+    if "genie" not in ok or not peers:
+        return {}
+    model = load_model(config.genie_model)
+    kwargs = {**genie_settings(config), "region": dataset.region}
+    tables = {}
+    for name in peers:
+        print(f"[benchmark-real] following {name}'s small events through GENIE's stages",
+              file=log or sys.stderr, flush=True)
+        folder = Path(config.out) / name
+        table = peer_losses(dataset, pd.read_csv(folder / "events.csv"),
+                            pd.read_csv(folder / "assignments.csv"), model, kwargs, label=name)
+        write_csv_atomic(table, Path(config.out) / f"stage_losses_{name}.csv")
+        tables[name] = table
+    return tables

@@ -103,24 +103,13 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
     Returns
     -------
     pandas.DataFrame
-        One row per small in-network event: ``day``, ``event``, ``n_picks``,
-        ``p_and_s_stations`` (stations with both a true P and a true S), ``held_<stage>``
-        for every stage of :data:`~seisbench_genie.association.trace.LINK_STAGES` and
-        ``held_final``, ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
-        (0-1), ``field_at_nodes`` (0-1: the first grid's field at its nodes within one node
-        spacing of the epicentre, windows within one step of the origin time),
-        ``nearest_candidate_s`` (signed time from the origin to the nearest first-grid
-        candidate within :data:`NEIGHBOUR_SPACINGS` node spacings; NaN without one),
-        ``field_alone`` (0-1: the field at the hypocentre from the event's own picks and the
-        false picks only; for the events lost at detection, NaN for the others),
-        ``detection_cause`` (:data:`DETECTION_CAUSES`, for the events lost at detection;
-        empty for the others) and, with ``peer_run``, ``peer_found``.
+        One row per small in-network event (:func:`follow_events`), with ``peer_found``
+        when ``peer_run`` is given.
 
     Examples
     --------
     >>> # day_losses("days/day42001", GENIE.from_pretrained("crustal"))
     """
-    from seisbench_genie.association.queries import verify
     from seisbench_genie.benchmark.real import load_dataset
     from seisbench_genie.benchmark.realistic_days import SMALL_EVENT_PICKS
 
@@ -133,16 +122,145 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
     lo, hi = SMALL_EVENT_PICKS
     small = np.flatnonzero(truth_events["in_network"].to_numpy().astype(bool)
                            & (n_picks_all >= lo) & (n_picks_all <= hi))
-    kwargs = {"min_picks": 10, "min_p_and_s_stations": 4, **(classify_kwargs or {})}
-    with recording() as trace:
-        out = model.classify(data.picks, data.stations, velocity_model=data.velocity_model,
-                             region=data.region, **kwargs)
-    file_row = data.picks["pick_idx"].to_numpy()
-    n_picks = n_picks_all[small]
-    table = pd.DataFrame({"day": day.name, "event": small, "n_picks": n_picks})
+    # Stations with both a true P and a true S (the true phase, not the picker's label).
     mine = truth_picks[truth_picks["event"].isin(small)]
     both = mine.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
-    table["p_and_s_stations"] = both.reindex(small, fill_value=0).to_numpy().astype(int)
+    table = follow_events(data, truth_event, truth_events, small, model, classify_kwargs,
+                          label=day.name,
+                          p_and_s_stations=both.reindex(small, fill_value=0).to_numpy())
+    if peer_run is not None:
+        peer = pd.read_csv(Path(peer_run) / "assignments.csv")
+        held = most_held(truth_event[peer["pick_idx"].to_numpy().astype(int)],
+                         peer["event_idx"].to_numpy(), small)
+        table["peer_found"] = held >= HELD_SHARE * table["n_picks"].to_numpy()
+    return table
+
+
+def peer_losses(data: Any, peer_events: pd.DataFrame, peer_assignments: pd.DataFrame,
+                model: Any, classify_kwargs: Mapping[str, Any] | None = None,
+                label: str = "peer") -> pd.DataFrame:
+    """Stage by stage, where GENIE loses the small events another associator found on real
+    picks: the peer's events and pick assignments stand in for the truth.
+
+    Parameters
+    ----------
+    data
+        The :class:`~seisbench_genie.benchmark.real.RealDataset` both associators ran on.
+    peer_events
+        The peer's events as ``benchmark-real`` writes them: ``event_idx``,
+        ``time_posix_s`` (or ``time`` in POSIX s), ``latitude``, ``longitude``,
+        ``depth_km``.
+    peer_assignments
+        ``pick_idx`` (data row in the pick file) and ``event_idx``.
+    model, classify_kwargs
+        As :func:`follow_events` (pass GENIE's arguments of the run being explained,
+        ``region`` included; the dataset's region is used otherwise).
+    label
+        The ``day`` column of the result (the peer's name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per peer event with 10-15 associated picks (:func:`follow_events`);
+        ``event`` is the peer's ``event_idx``. ``lost_at == "kept"``: GENIE holds at least
+        half of the event's picks in one event.
+
+    Examples
+    --------
+    >>> # peer_losses(dataset, pyocto_events, pyocto_assignments, GENIE.from_pretrained("crustal"))
+    """
+    from seisbench_genie.benchmark.real import SMALL_EVENT_PICKS
+
+    ids = peer_events["event_idx"].to_numpy(int)
+    time_s = (peer_events["time_posix_s"] if "time_posix_s" in peer_events
+              else peer_events["time"]).to_numpy(float)
+    truth_events = pd.DataFrame({"time": time_s,
+                                 **{c: peer_events[c].to_numpy(float)
+                                    for c in ("latitude", "longitude", "depth_km")}})
+    n_rows = max(int(data.n_file_picks), int(data.picks["pick_idx"].max()) + 1
+                 if len(data.picks) else 0)
+    truth_event = np.full(n_rows, -1, dtype=int)
+    position = pd.Series(np.arange(len(ids)), index=ids)
+    assigned = peer_assignments[peer_assignments["event_idx"].isin(ids)]
+    truth_event[assigned["pick_idx"].to_numpy(int)] = position.loc[
+        assigned["event_idx"].to_numpy(int)].to_numpy()
+    n_picks = np.bincount(truth_event[truth_event >= 0], minlength=len(ids))
+    lo, hi = SMALL_EVENT_PICKS
+    small = np.flatnonzero((n_picks >= lo) & (n_picks <= hi))
+    rows = data.picks["pick_idx"].to_numpy(int)
+    pairs = pd.DataFrame({"event": truth_event[rows], "station": data.picks["station"],
+                          "phase": data.picks["phase"]})
+    pairs = pairs[pairs["event"].isin(small)]
+    both = pairs.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
+    table = follow_events(data, truth_event, truth_events, small, model, classify_kwargs,
+                          label=label,
+                          p_and_s_stations=both.reindex(small, fill_value=0).to_numpy())
+    table["event"] = ids[small]
+    return table
+
+
+def follow_events(data: Any, truth_event: np.ndarray, truth_events: pd.DataFrame,
+                  selected: np.ndarray, model: Any,
+                  classify_kwargs: Mapping[str, Any] | None = None, *, label: str = "",
+                  p_and_s_stations: np.ndarray | None = None) -> pd.DataFrame:
+    """Run GENIE once with its stages recorded and follow the ``selected`` events through
+    them.
+
+    Parameters
+    ----------
+    data
+        A :class:`~seisbench_genie.benchmark.real.RealDataset`.
+    truth_event
+        (rows of the pick file,) event of each pick (0-based row of ``truth_events``; -1
+        for a pick of no event).
+    truth_events
+        ``time`` (POSIX s), ``latitude``, ``longitude``, ``depth_km``.
+    selected
+        Rows of ``truth_events`` to follow.
+    model
+        A :class:`~seisbench_genie.GENIE` model.
+    classify_kwargs
+        Keyword arguments of :meth:`~seisbench_genie.GENIE.classify`; by default the
+        benchmark's minimum rules (``min_picks=10``, ``min_p_and_s_stations=4``) and the
+        dataset's region.
+    label
+        Value of the ``day`` column.
+    p_and_s_stations
+        Stations with both a P and an S of each selected event (a column of the result).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per selected event: ``day``, ``event``, ``n_picks``, ``p_and_s_stations``,
+        ``held_<stage>`` for every stage of :data:`~seisbench_genie.association.trace.LINK_STAGES`
+        and ``held_final``, ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
+        (0-1), ``field_at_nodes`` (0-1: the first grid's field at its nodes within one node
+        spacing of the epicentre, windows within one step of the origin time),
+        ``nearest_candidate_s`` (signed time from the origin to the nearest first-grid
+        candidate within :data:`NEIGHBOUR_SPACINGS` node spacings; NaN without one),
+        ``field_alone`` (0-1: the field at the hypocentre from the event's own picks and the
+        picks of no event only; for the events lost at detection, NaN for the others) and
+        ``detection_cause`` (:data:`DETECTION_CAUSES`, for the events lost at detection;
+        empty for the others).
+
+    Examples
+    --------
+    >>> # follow_events(dataset, truth_event, truth_events, small, model)
+    """
+    from seisbench_genie.association.queries import verify
+
+    small = np.asarray(selected, dtype=int)
+    n_picks_all = np.bincount(truth_event[truth_event >= 0], minlength=len(truth_events))
+    kwargs = {"min_picks": 10, "min_p_and_s_stations": 4, "region": data.region,
+              **(classify_kwargs or {})}
+    with recording() as trace:
+        out = model.classify(data.picks, data.stations, velocity_model=data.velocity_model,
+                             **kwargs)
+    file_row = data.picks["pick_idx"].to_numpy()
+    n_picks = n_picks_all[small]
+    table = pd.DataFrame({"day": label, "event": small, "n_picks": n_picks})
+    table["p_and_s_stations"] = (np.zeros(len(small), dtype=int) if p_and_s_stations is None
+                                 else np.asarray(p_and_s_stations).astype(int))
     row_event = (truth_event[file_row[trace.picks.pick_idx]] if trace.picks is not None
                  else np.zeros(0, dtype=int))
     for stage in LINK_STAGES:
@@ -187,11 +305,6 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
                                            AssociationParams().detection_threshold)
     table["detection_cause"] = np.where(table["lost_at"] == "detection", _detection_cause(
         table, threshold), "")
-    if peer_run is not None:
-        peer = pd.read_csv(Path(peer_run) / "assignments.csv")
-        held = most_held(truth_event[peer["pick_idx"].to_numpy().astype(int)],
-                         peer["event_idx"].to_numpy(), small)
-        table["peer_found"] = held >= enough
     return table
 
 
