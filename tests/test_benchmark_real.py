@@ -19,6 +19,7 @@ from seisbench_genie.benchmark.protocol import AssociatorError, RunOutput
 from seisbench_genie.benchmark.real import (
     KM_PER_DEGREE,
     CatalogEntry,
+    RealInputError,
     candidate_pairs,
     has_neighbour,
     iso_utc,
@@ -515,3 +516,9 @@ def test_stage_losses_follow_the_other_associators_small_events(real_day, isolat
     md = (tmp_path / "o" / "results.md").read_text()
     assert "Where GENIE loses the small events another associator finds" in md
     assert "| pyocto | " + str(len(table)) + " |" in md
+    # without GENIE and another associator there is nothing to follow: a clear error first
+    lonely = RealBenchmarkConfig(d / "picks.csv", d / "stations.csv", d / "vm.csv",
+                                 tmp_path / "lonely", associators=["genie"], stage_losses=True)
+    with pytest.raises(RealInputError, match="--stage-losses .* genie and at least one other"):
+        run_real_benchmark(lonely, runners={"genie": _fake(oracle)})
+    assert not (tmp_path / "lonely").exists()

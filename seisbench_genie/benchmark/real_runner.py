@@ -446,6 +446,11 @@ def run_real_benchmark(
     unknown = [a for a in config.associators if a not in {**RUNNERS, **(runners or {})}]
     if unknown:
         raise RealInputError(f"unknown associator(s) {unknown}; choose from {REAL_ASSOCIATORS}")
+    if config.stage_losses and ("genie" not in config.associators
+                                or len(set(config.associators)) < 2):
+        raise RealInputError(f"--stage-losses follows another associator's events through "
+                             f"GENIE's stages: --associators needs genie and at least one "
+                             f"other (got {','.join(config.associators)})")
     dataset = load_dataset(config.picks, config.stations, config.velocity_model,
                            region_depth_km=config.region_depth_km,
                            region_margin_km=config.region_margin_km)
