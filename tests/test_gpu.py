@@ -147,3 +147,6 @@ def test_device_check_runs_a_device_against_the_cpu(model, day, tmp_path, capsys
     assert device_check.main(["--device", "cpu", *files[:2]]) == 2
     assert device_check.main(["--device", "cpu", "--batch-sizes", "0", *files]) == 2
     assert "--batch-sizes" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert device_check.main(["--device", "cuda", *files]) == 2
+        assert "no GPU is available" in capsys.readouterr().err
