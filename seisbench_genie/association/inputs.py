@@ -26,7 +26,7 @@ MAX_BATCH_WINDOWS = 64
 #: (crustal v4, the crustal 500-event benchmark day, 6,230 pairs per window; 2026-11-30),
 #: batches of 64 / 256 / 1,024 windows took 3.9 / 3.3 / 3.2 s at 0.2 / 0.8 / 2.2 GB of
 #: GPU memory at most; about 2M pairs (336 windows there) takes most of that gain for
-#: about 1 GB (``docs/benchmarks.md``, "The GPU path").
+#: about 1 GB (``docs/benchmarks.md``, "The GPU path, measured").
 GPU_BATCH_PAIRS = 2 ** 21
 #: The most windows per network call on a GPU (small networks have few pairs per window).
 MAX_GPU_BATCH_WINDOWS = 4096

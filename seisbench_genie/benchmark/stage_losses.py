@@ -182,13 +182,17 @@ def peer_losses(data: Any, peer_events: pd.DataFrame, peer_assignments: pd.DataF
     truth_event = np.full(n_rows, -1, dtype=int)
     position = pd.Series(np.arange(len(ids)), index=ids)
     assigned = peer_assignments[peer_assignments["event_idx"].isin(ids)]
-    truth_event[assigned["pick_idx"].to_numpy(int)] = position.loc[
+    rows = assigned["pick_idx"].to_numpy(int)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_rows):
+        raise ValueError(f"{label} assignments: pick_idx outside the pick file's "
+                         f"{n_rows} data rows")
+    truth_event[rows] = position.loc[
         assigned["event_idx"].to_numpy(int)].to_numpy()
     n_picks = np.bincount(truth_event[truth_event >= 0], minlength=len(ids))
     lo, hi = SMALL_EVENT_PICKS
     small = np.flatnonzero((n_picks >= lo) & (n_picks <= hi))
-    rows = data.picks["pick_idx"].to_numpy(int)
-    pairs = pd.DataFrame({"event": truth_event[rows], "station": data.picks["station"],
+    file_rows = data.picks["pick_idx"].to_numpy(int)
+    pairs = pd.DataFrame({"event": truth_event[file_rows], "station": data.picks["station"],
                           "phase": data.picks["phase"]})
     pairs = pairs[pairs["event"].isin(small)]
     both = pairs.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
