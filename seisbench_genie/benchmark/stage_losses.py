@@ -1,4 +1,5 @@
-"""Where in the association the small events of synthetic days are lost.
+"""Where in the association small events are lost: the true events of synthetic days, or
+on real picks the events another associator found.
 
 Each small in-network event of a day of :mod:`~seisbench_genie.benchmark.realistic_days`
 (10-15 picks, :data:`~seisbench_genie.benchmark.realistic_days.SMALL_EVENT_PICKS`) is
@@ -11,10 +12,14 @@ source likelihood at the true hypocentre and origin time (a node lattice centred
 event from a node grid that does not reach it. With the outputs of ``benchmark-real`` for
 a peer associator, each event also says whether the peer found it.
 
+On real picks there is no truth: :func:`peer_losses` takes another associator's events and
+picks in its place (``seisbench-genie benchmark-real --stage-losses``).
+
 Usage::
 
     python -m seisbench_genie.benchmark.realistic_days losses DAYS [--runs RUNS]
         [--model crustal] [--set verify_candidates=true]
+    seisbench-genie benchmark-real ... --associators genie,pyocto --stage-losses
 """
 
 from __future__ import annotations
