@@ -128,17 +128,31 @@ def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
     small = np.flatnonzero(truth_events["in_network"].to_numpy().astype(bool)
                            & (n_picks_all >= lo) & (n_picks_all <= hi))
     # Stations with both a true P and a true S (the true phase, not the picker's label).
-    mine = truth_picks[truth_picks["event"].isin(small)]
-    both = mine.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
     table = follow_events(data, truth_event, truth_events, small, model, classify_kwargs,
                           label=day.name,
-                          p_and_s_stations=both.reindex(small, fill_value=0).to_numpy())
+                          p_and_s_stations=p_and_s_stations(truth_picks, small))
     if peer_run is not None:
         peer = pd.read_csv(Path(peer_run) / "assignments.csv")
         held = most_held(truth_event[peer["pick_idx"].to_numpy().astype(int)],
                          peer["event_idx"].to_numpy(), small)
         table["peer_found"] = held >= HELD_SHARE * table["n_picks"].to_numpy()
     return table
+
+
+def p_and_s_stations(picks: pd.DataFrame, events: np.ndarray) -> np.ndarray:
+    """Stations with both a P and an S pick of each of ``events`` (``picks``: ``event``,
+    ``station``, ``phase``).
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"event": [0, 0, 0, 1], "station": ["A", "A", "B", "A"],
+    ...                   "phase": ["P", "S", "P", "P"]})
+    >>> p_and_s_stations(p, np.array([0, 1, 2])).tolist()
+    [1, 0, 0]
+    """
+    mine = picks[picks["event"].isin(events)]
+    both = mine.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
+    return both.reindex(events, fill_value=0).to_numpy().astype(int)
 
 
 def peer_losses(data: Any, peer_events: pd.DataFrame, peer_assignments: pd.DataFrame,
@@ -197,13 +211,10 @@ def peer_losses(data: Any, peer_events: pd.DataFrame, peer_assignments: pd.DataF
     lo, hi = SMALL_EVENT_PICKS
     small = np.flatnonzero((n_picks >= lo) & (n_picks <= hi))
     file_rows = data.picks["pick_idx"].to_numpy(int)
-    pairs = pd.DataFrame({"event": truth_event[file_rows], "station": data.picks["station"],
+    picks = pd.DataFrame({"event": truth_event[file_rows], "station": data.picks["station"],
                           "phase": data.picks["phase"]})
-    pairs = pairs[pairs["event"].isin(small)]
-    both = pairs.groupby(["event", "station"])["phase"].nunique().eq(2).groupby(level=0).sum()
     table = follow_events(data, truth_event, truth_events, small, model, classify_kwargs,
-                          label=label,
-                          p_and_s_stations=both.reindex(small, fill_value=0).to_numpy())
+                          label=label, p_and_s_stations=p_and_s_stations(picks, small))
     table["event"] = ids[small]
     return table
 
