@@ -171,6 +171,34 @@ def test_where_the_events_another_associator_misses_lie():
         "metric"].str.endswith("_place").any()
 
 
+def test_reference_recall_inside_the_search_volume():
+    """A reference that reaches beyond the search volume: the edge-placing associator's lead
+    comes from the outside events only, and the in-volume recall shows it."""
+    region = {"latitude": (_north(-20.0), _north(20.0)), "longitude": (LON - 0.3, LON + 0.3),
+              "depth_km": (0.0, 25.0)}
+    # four events inside, one 10 km north of the box, one inside but 40 km deep
+    ref = _cat([0.0, 100.0, 200.0, 300.0, 400.0, 500.0],
+               north_km=[0.0, 5.0, -5.0, 10.0, 30.0, 0.0],
+               magnitude=[0.5, 1.5, 2.5, 3.5, 0.5, 3.5]).assign(
+        depth_km=[5.0, 5.0, 5.0, 5.0, 5.0, 40.0])
+    keeps_out = _cat([0.2, 100.2, 200.2], n_picks=20)  # misses the 300 s event and both outside ones
+    edge = _cat([0.2, 100.2, 400.2], north_km=[0.0, 5.0, 20.0], n_picks=20)  # 30 km event put on the edge
+    res = score_catalogs([CatalogEntry("genie", "associator", keeps_out),
+                          CatalogEntry("pyocto", "associator", edge)], reference=ref,
+                         region=region)
+    assert _value(res, "genie", "reference_recall", "all") == 0.5
+    assert _value(res, "pyocto", "reference_recall", "all") == 0.5
+    assert _value(res, "genie", "reference_recall_in_region", "all") == 0.75
+    assert _value(res, "pyocto", "reference_recall_in_region", "all") == 0.5
+    row = res[(res["catalog"] == "genie") & (res["metric"] == "reference_recall_in_region")
+              & (res["bin"] == "all")].iloc[0]
+    assert (row["count"], row["total"]) == (3, 4)
+    assert _value(res, "genie", "reference_recall_in_region", "M>=3") == 0.0  # 1 of 2 inside
+    # without a region, no in-volume rows
+    assert not score_catalogs([CatalogEntry("genie", "associator", keeps_out)],
+                              reference=ref)["metric"].eq("reference_recall_in_region").any()
+
+
 # ------------------------------------------------------------------------------------------
 # A synthetic "real" day on disk
 # ------------------------------------------------------------------------------------------

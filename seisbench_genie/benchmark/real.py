@@ -818,13 +818,20 @@ def score_reference(
     *,
     max_dt_s: float = MATCH_TIME_S,
     max_distance_km: float = MATCH_DISTANCE_KM,
+    region: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Recall of the reference (overall, per magnitude bin; also without the one-to-one rule),
     the share of the catalog's events in the reference's time span that match a reference
     event, and median offsets.
 
     Only the reference's time span (first to last reference event, widened by ``max_dt_s``)
-    of the catalog is scored.
+    of the catalog is scored. With ``region`` (the search volume given to the associators:
+    ``latitude`` and ``longitude`` ranges, optionally ``depth_km``), the recall is also
+    given for the reference events inside it (``reference_recall_in_region``), with the same
+    one-to-one matches: a reference catalog that covers more than the search volume then
+    shows how much of an associator's recall comes from events outside the volume, which
+    an associator that puts such events on the volume's edge (PyOcto) still matches within
+    ``max_distance_km`` and one that leaves them out (GENIE) does not.
 
     Returns
     -------
@@ -841,6 +848,16 @@ def score_reference(
     >>> rows = score_reference(CatalogEntry("x", "associator", ev), ref)
     >>> [(r["metric"], r["bin"], r["value"]) for r in rows][:3]
     [('reference_recall', 'all', 0.5), ('reference_recall', 'M<1', 1.0), ('reference_recall', 'M>=3', 0.0)]
+    >>> box = {"latitude": (35.6, 35.8), "longitude": (-117.6, -117.4), "depth_km": (0.0, 4.0)}
+    >>> rows = score_reference(CatalogEntry("x", "associator", ev), ref, region=box)
+    >>> [(r["bin"], r["value"], r["total"]) for r in rows
+    ...  if r["metric"] == "reference_recall_in_region"]
+    []
+    >>> box["depth_km"] = (0.0, 10.0)
+    >>> rows = score_reference(CatalogEntry("x", "associator", ev), ref, region=box)
+    >>> [(r["bin"], r["value"], r["total"]) for r in rows
+    ...  if r["metric"] == "reference_recall_in_region"][:2]
+    [('all', 0.5, 2), ('M<1', 1.0, 1)]
     """
     events = entry.events
     t0, t1 = float(reference["time"].min()), float(reference["time"].max())
@@ -856,12 +873,20 @@ def score_reference(
     bins = magnitude_bins(reference["magnitude"]) if "magnitude" in reference else \
         np.full(len(reference), "no magnitude", dtype=object)
     rows = []
-    for metric, hit, text in (("reference_recall", found, note),
-                              ("reference_near_share", near, "any event near, not one-to-one")):
-        rows.append(_row(entry, metric, _share(hit.sum(), len(reference)), "all",
-                         int(hit.sum()), len(reference), text))
+    every = np.ones(len(reference), dtype=bool)
+    scored = [("reference_recall", found, every, note),
+              ("reference_near_share", near, every, "any event near, not one-to-one")]
+    if region is not None:
+        inside = in_region(reference, region)
+        if inside.any():
+            scored.append(("reference_recall_in_region", found, inside,
+                           f"{int(inside.sum())} of {len(reference)} reference events inside "
+                           "the search volume"))
+    for metric, hit, sel_all, text in scored:
+        rows.append(_row(entry, metric, _share(hit[sel_all].sum(), sel_all.sum()), "all",
+                         int(hit[sel_all].sum()), int(sel_all.sum()), text))
         for label in [*magnitude_bin_labels(), "no magnitude"]:
-            sel = bins == label
+            sel = (bins == label) & sel_all
             if sel.any():
                 rows.append(_row(entry, metric, _share(hit[sel].sum(), sel.sum()), label,
                                  int(hit[sel].sum()), int(sel.sum())))
@@ -955,6 +980,30 @@ def score_cross_finding(
             rows.append(_row(entry, metric, _share(found[sel].sum(), sel.sum()), label,
                              int(found[sel].sum()), int(sel.sum())))
     return rows
+
+
+def in_region(events: pd.DataFrame, region: Mapping[str, Any]) -> np.ndarray:
+    """Whether each event lies inside a search volume: its ``latitude`` and ``longitude``
+    ranges (degrees) and, where both have one, its ``depth_km`` range. An event without a
+    depth is judged by its epicentre.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"latitude": [0.5, 0.5, 2.0], "longitude": [0.5, 0.5, 0.5],
+    ...                    "depth_km": [5.0, 40.0, 5.0]})
+    >>> reg = {"latitude": (0.0, 1.0), "longitude": (0.0, 1.0), "depth_km": (0.0, 25.0)}
+    >>> in_region(ev, reg).tolist()
+    [True, False, False]
+    """
+    (la0, la1), (lo0, lo1) = region["latitude"], region["longitude"]
+    lat = events["latitude"].to_numpy(float)
+    lon = events["longitude"].to_numpy(float)
+    inside = (lat >= la0) & (lat <= la1) & (lon >= lo0) & (lon <= lo1)
+    if "depth_km" in region and "depth_km" in events:
+        z0, z1 = region["depth_km"]
+        z = events["depth_km"].to_numpy(float)
+        inside &= ~((z < z0) | (z > z1))  # NaN depth: judged by the epicentre
+    return inside
 
 
 def event_places(events: pd.DataFrame, stations: pd.DataFrame, region: Mapping[str, Any]
@@ -1078,8 +1127,9 @@ def score_catalogs(
         Matching rule (s, km).
     stations, region
         The stations with picks (``latitude``, ``longitude``) and the search box
-        (``latitude``, ``longitude`` ranges): with both, where the events lie that another
-        associator misses (:func:`score_missed_places`).
+        (``latitude``, ``longitude`` ranges; ``depth_km``): with both, where the events lie
+        that another associator misses (:func:`score_missed_places`); with ``region``, the
+        reference's recall inside it.
 
     Returns
     -------
@@ -1088,7 +1138,9 @@ def score_catalogs(
         message in ``note``), ``n_events``; associators: ``picks_associated`` (share, count =
         picks associated, total = picks given), ``runtime_s`` (association call), ``process_s``
         (whole subprocess), ``peak_mb``, ``also_found_by_<other associator>`` (by pick count);
-        with a reference: ``reference_recall`` (``all`` and by magnitude; one-to-one),
+        with a reference: ``reference_recall`` (``all`` and by magnitude; one-to-one;
+        with ``region``, also ``reference_recall_in_region`` for the reference events inside
+        the search volume),
         ``reference_near_share`` (the same with any event near counting, not one-to-one),
         ``matched_to_reference_share``, ``median_epicentral_offset_km``,
         ``median_depth_offset_km``, ``median_origin_time_offset_s``; and ``confirmed_share``
@@ -1126,7 +1178,7 @@ def score_catalogs(
                 rows.append(_row(entry, metric, entry.timing.get(key, math.nan)))
         if reference is not None:
             rows += score_reference(entry, reference, max_dt_s=max_dt_s,
-                                    max_distance_km=max_distance_km)
+                                    max_distance_km=max_distance_km, region=region)
         others = [o for o in ok if o is not entry] + ([ref_entry] if ref_entry else [])
         if others:
             rows += score_confirmation(entry, others, max_dt_s=max_dt_s,

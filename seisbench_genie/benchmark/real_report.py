@@ -399,6 +399,18 @@ def results_markdown(result: RealBenchmarkResult, config: RealBenchmarkConfig) -
                   "Without the one-to-one rule (a reference event with any event near it; "
                   "two reference events may share one event):", "",
                   magnitude_markdown(res, "reference_near_share"), ""]
+    inside = res[(res["metric"] == "reference_recall_in_region") & (res["bin"] == "all")]
+    every = res[(res["metric"] == "reference_recall") & (res["bin"] == "all")]
+    if len(inside) and len(every) and inside["total"].iloc[0] < every["total"].iloc[0]:
+        lines += ["## Reference recall inside the search volume\n",
+                  f"{int(inside['total'].iloc[0])} of {int(every['total'].iloc[0])} reference "
+                  "events lie inside the search volume the associators were given (the "
+                  "stations' box widened by the margin, the depth range). The recall of those "
+                  "alone, with the same one-to-one matches as above: an associator that puts "
+                  "events from outside the volume on its edge still matches the reference "
+                  f"events up to {config.max_distance_km:g} km outside it, one that leaves "
+                  "them out does not. A wider `--region-margin-km` searches farther for both.",
+                  "", magnitude_markdown(res, "reference_recall_in_region"), ""]
     cross = cross_finding_markdown(res)
     if cross:
         lines += ["## Events one associator finds that another also finds\n",
