@@ -576,3 +576,33 @@ def test_a_stopped_run_ends_its_workers_and_resumes(tmp_path, hour, serial, how)
         assert main(args) == 0
         events = pd.read_csv(out / "events.csv")
         assert events["time_s"].tolist() == serial.events["time"].tolist()
+
+
+def test_network60_benchmark_days_join_without_an_event_twice(tmp_path, capsys):
+    """The long-run benchmark's dense 60-station workload: one layout, days that follow each
+    other, each event's picks in one day's file only; a missing config is named."""
+    from seisbench_genie.runs.benchmark import load_days, make_network_days
+    from seisbench_genie.runs.benchmark import main as bench_main
+
+    repo = Path(__file__).resolve().parents[1]
+    make_network_days(tmp_path, 2, repo / "pretrained" / "crustal.yaml")
+    stations = pd.read_csv(tmp_path / "network60_stations.csv")
+    assert len(stations) == 60 and stations["id"].is_unique
+    assert (tmp_path / "network60_velocity_model.csv").is_file()
+    days = [np.load(tmp_path / f"network60_day{k:03d}.npz") for k in range(2)]
+    for k, f in enumerate(days):
+        assert f["time"].min() >= 86400.0 * k  # nothing before the day's start ...
+        assert ((f["event_time"] >= 86400.0 * k) & (f["event_time"] < 86400.0 * (k + 1))).all()
+        assert 80_000 < len(f["time"]) < 200_000  # ... and a day of a dense network's picks
+        assert set(f["station"]) <= set(stations["id"])
+    # the picks of day 0's last events reach past midnight, in day 0's file
+    assert days[0]["time"].max() > 86400.0
+    stamp = (tmp_path / "network60_day000.npz").stat().st_mtime_ns
+    make_network_days(tmp_path, 2, repo / "pretrained" / "crustal.yaml")  # generated once
+    assert (tmp_path / "network60_day000.npz").stat().st_mtime_ns == stamp
+    picks, truth = load_days(tmp_path, 2, "network60")
+    assert len(picks.time) == sum(len(f["time"]) for f in days) and np.all(np.diff(truth) >= 0)
+    with pytest.raises(SystemExit) as exc:
+        bench_main(["--workload", "network60", "--cache", str(tmp_path / "new"),
+                    "--config", str(tmp_path / "missing.yaml"), "--days", "1"])
+    assert exc.value.code == 2 and "missing.yaml" in capsys.readouterr().err

@@ -6,6 +6,15 @@ events in ``<cache>/events_<days>d_<mode>_<chunk>s[_<device>].csv``; day *k* is
 ``make_scenario("crustal", n_events=500, noise=1.0, seed=k)`` moved *k* days later, so events
 near midnight have picks on the next day. The days are generated once into a cache folder.
 
+``--workload network60`` runs days of a dense 60-station network instead
+(:func:`make_network_days`): the training generator's magnitude law (most events seen by the
+nearest few stations), aftershock clusters, station delays and picker artefacts, one fixed
+layout about 60 km wide, about 125k picks a day of which about 60 % belong to events: the
+size of a day of deep-learning picks on a regional or aftershock network, the kind of
+network the speed goal of a year in minutes is about. Its event F1 counts the events inside
+the stations' box with at least 10 picks as true; events GENIE finds outside it count as
+false, so it is a check that the run works, not an accuracy score.
+
 Run::
 
     python -m seisbench_genie.runs.benchmark --days 1,7 --modes serial,cores,dask \\
@@ -44,10 +53,112 @@ MATCH_S = 3.0
 #: ``psutil`` walk of a few processes).
 SAMPLE_S = 0.2
 MODES = ("serial", "cores", "dask")
+WORKLOADS = ("crustal", "network60")
+#: The ``network60`` days: the training generator of the crustal model with one fixed layout
+#: of 60 stations over 60 km (station spacing about 8 km, as a dense aftershock deployment),
+#: every event detected by the magnitude law with the middle of the training ranges (P
+#: detection radius 10 km at M 1, growing x5 per magnitude unit), 1,500 events an hour of all
+#: magnitudes and 30 false picks per station-hour with no bursts. Chosen so that a day holds
+#: what a day of deep-learning picks on such a network holds: about 125k picks, about 60 % of
+#: them from events, about 1,500 events with 10 or more picks (measured on the first days).
+NETWORK60_GENERATOR = {
+    "n_stations": (60, 60), "aperture_km": (60.0, 60.0),
+    "magnitude_detection_fraction": 1.0, "magnitude_event_rate_per_hour": (1500.0, 1500.0),
+    "radius_at_m1_km": (10.0, 10.0), "radius_slope": (0.7, 0.7),
+    "false_pick_rate_per_station_hour": (30.0, 30.0), "bursts": (0, 0),
+}
+#: Seeds of the ``network60`` layout and of day *k* (``NETWORK60_DAY_SEED + k``).
+NETWORK60_LAYOUT_SEED = 60
+NETWORK60_DAY_SEED = 6000
 
 
-def _day_file(cache: Path, k: int) -> Path:
-    return cache / f"crustal_500_1.0_day{k:03d}.npz"
+def _day_file(cache: Path, k: int, workload: str = "crustal") -> Path:
+    name = "crustal_500_1.0" if workload == "crustal" else workload
+    return cache / f"{name}_day{k:03d}.npz"
+
+
+def _save_day(path: Path, station: Any, phase: Any, time_s: Any, event_time: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, station=np.asarray(station, dtype=str), phase=np.asarray(phase, dtype=str),
+             time=np.asarray(time_s, dtype=float), event_time=np.asarray(event_time, float))
+    os.replace(tmp, path)
+
+
+def make_network_days(cache: str | Path, n_days: int,
+                      config_path: str | Path = "pretrained/crustal.yaml") -> None:
+    """Generate (once) ``n_days`` days of the ``network60`` workload into ``cache``, with its
+    stations (``network60_stations.csv``) and 1-D model (``network60_velocity_model.csv``).
+
+    Day *k* starts *k* days after the first; its events have origin times in that day and
+    their picks may reach into the next. ``event_time`` holds the events inside the stations'
+    box with at least 10 picks.
+
+    Parameters
+    ----------
+    cache
+        Folder of the days.
+    n_days
+        Number of days.
+    config_path
+        Training config (YAML) whose generator makes the days (:data:`NETWORK60_GENERATOR`
+        replaces its ranges).
+
+    Examples
+    --------
+    >>> make_network_days("/tmp/long_run_days", 1)  # doctest: +SKIP
+    """
+    import dataclasses
+
+    import yaml
+
+    from seisbench_genie.synthetic.training import TRAINING_PROJECTION, TrainingGenerator
+    from seisbench_genie.training.config import TrainingConfig
+    from seisbench_genie.training.validation import config_backend
+
+    cache = Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    todo = [k for k in range(n_days) if not _day_file(cache, k, "network60").is_file()]
+    stations_csv = cache / "network60_stations.csv"
+    if not todo and stations_csv.is_file():
+        return
+    config_path = Path(config_path)
+    if not config_path.is_file():
+        raise FileNotFoundError(f"--config: no training config at {config_path} (the "
+                                "network60 days are made by its generator; run from the "
+                                "repository root or give the path)")
+    config = TrainingConfig.from_dict(yaml.safe_load(config_path.read_text()))
+    generator = dataclasses.replace(config.generator, **NETWORK60_GENERATOR)
+    model = config.base_velocity_model()
+    backend = config_backend(config, model)
+    lead_s = config.scale.max_distance_km / 2.5  # the validation days' lead (s)
+    layout = TrainingGenerator(config.scale, generator, [backend],
+                               seed=NETWORK60_LAYOUT_SEED).layout()
+    for k in todo:
+        gen = TrainingGenerator(config.scale, generator, [backend], seed=NETWORK60_DAY_SEED + k)
+        bound = gen.bind(layout, backend)
+        day = gen.picks(layout, bound, 86400.0, lead_s)
+        ids = bound.stations["id"].to_numpy()
+        r = day.region
+        n_picks = np.bincount(day.pick_event[day.pick_event >= 0],
+                              minlength=len(day.event_time))
+        inside = ((day.event_xyz[:, 0] >= r["x_km"][0]) & (day.event_xyz[:, 0] <= r["x_km"][1])
+                  & (day.event_xyz[:, 1] >= r["y_km"][0])
+                  & (day.event_xyz[:, 1] <= r["y_km"][1]))
+        in_day = (day.event_time >= 0.0) & (day.event_time < 86400.0)
+        t0 = 86400.0 * k
+        # Events before the day's start are the day before's: their picks and the picks
+        # before midnight are left out, so the days join without an event twice.
+        own = day.pick_event >= 0
+        keep = day.pick_time >= 0.0
+        keep[own] = day.event_time[day.pick_event[own]] >= 0.0
+        _save_day(_day_file(cache, k, "network60"), ids[day.pick_station[keep]],
+                  np.where(day.pick_phase[keep] == 1, "S", "P"), t0 + day.pick_time[keep],
+                  t0 + day.event_time[inside & in_day & (n_picks >= 10)])
+    bound = TrainingGenerator(config.scale, generator, [backend]).bind(layout, backend)
+    lat, lon = TRAINING_PROJECTION.to_geographic(layout[:, 0], layout[:, 1])
+    stations = bound.stations.assign(latitude=lat, longitude=lon)
+    stations[["id", "latitude", "longitude", "elevation"]].to_csv(stations_csv, index=False)
+    model.to_csv(cache / "network60_velocity_model.csv", index=False)
 
 
 def make_days(cache: str | Path, n_days: int) -> None:
@@ -67,17 +178,14 @@ def make_days(cache: str | Path, n_days: int) -> None:
             continue
         day = make_scenario("crustal", n_events=500, noise=1.0, seed=k)
         shift = 86400.0 * k
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, station=day.picks["station"].to_numpy(str),
-                 phase=day.picks["phase"].to_numpy(str),
-                 time=day.picks["time"].to_numpy() + shift,
-                 event_time=day.events["time"].to_numpy() + shift)
-        os.replace(tmp, path)
+        _save_day(path, day.picks["station"].to_numpy(str), day.picks["phase"].to_numpy(str),
+                  day.picks["time"].to_numpy() + shift, day.events["time"].to_numpy() + shift)
 
 
-def load_days(cache: str | Path, n_days: int) -> tuple[Any, np.ndarray]:
-    """The first ``n_days`` days as :class:`~seisbench_genie.runs.PickArrays` (``pick_idx``
-    counting over the days) and the true origin times.
+def load_days(cache: str | Path, n_days: int, workload: str = "crustal"
+              ) -> tuple[Any, np.ndarray]:
+    """The first ``n_days`` days of a workload as :class:`~seisbench_genie.runs.PickArrays`
+    (``pick_idx`` counting over the days) and the true origin times.
 
     Examples
     --------
@@ -88,7 +196,7 @@ def load_days(cache: str | Path, n_days: int) -> tuple[Any, np.ndarray]:
 
     parts, truth, offset = [], [], 0
     for k in range(n_days):
-        with np.load(_day_file(Path(cache), k)) as f:
+        with np.load(_day_file(Path(cache), k, workload)) as f:
             table = pick_table(pd.DataFrame({"station": f["station"].astype(object),
                                              "phase": f["phase"].astype(object),
                                              "time": f["time"]}))
@@ -161,7 +269,7 @@ class _Sampler(threading.Thread):
 
 def run_cell(cache: str | Path, n_days: int, mode: str,
              chunk_s: float = 86400.0, device: str = "cpu",
-             workers: int | None = None) -> dict[str, Any]:
+             workers: int | None = None, workload: str = "crustal") -> dict[str, Any]:
     """Run one (days, mode) cell in this process and measure it.
 
     Examples
@@ -178,9 +286,13 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
 
     torch.set_num_threads(1)
     model = GENIE.from_pretrained("crustal")
-    stations = crustal_stations()
-    velocity_model = load_velocity_model("hadley_kanamori")
-    picks, truth = load_days(cache, n_days)
+    if workload == "crustal":
+        stations = crustal_stations()
+        velocity_model = load_velocity_model("hadley_kanamori")
+    else:
+        stations = pd.read_csv(Path(cache) / f"{workload}_stations.csv")
+        velocity_model = pd.read_csv(Path(cache) / f"{workload}_velocity_model.csv")
+    picks, truth = load_days(cache, n_days, workload)
     sampler = _Sampler()
     sampler.start()
     load_before = os.getloadavg()[0]
@@ -211,15 +323,17 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
     wall = time.perf_counter() - t0
     cpu = sampler.cpu_s() - cpu0
     suffix = "" if device == "cpu" else "_" + device.replace(":", "")
-    out.events.to_csv(Path(cache) / f"events_{n_days}d_{mode}_{chunk_s:g}s{suffix}.csv",
-                      index=False)
+    prefix = "" if workload == "crustal" else f"{workload}_"
+    out.events.to_csv(
+        Path(cache) / f"{prefix}events_{n_days}d_{mode}_{chunk_s:g}s{suffix}.csv", index=False)
     if client is not None:
         client.close()
         cluster.close()
     sampler.stop.set()
     sampler.join()
     gb = 1024.0 ** 3
-    return {"days": n_days, "mode": mode, "workers": workers, "device": device,
+    return {"workload": workload, "days": n_days, "mode": mode, "workers": workers,
+            "device": device,
             "chunk_s": chunk_s,
             "chunks": len(out.chunks), "picks": len(picks),
             "events": len(out.events), "true_events": len(truth),
@@ -252,23 +366,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes of the cores and dask modes (default: all cores "
                         "for cores, 2 for dask)")
+    p.add_argument("--workload", default="crustal", choices=WORKLOADS,
+                   help="crustal: the crustal 500-event / 100 %% benchmark days; network60: "
+                        "days of a dense 60-station network (module docstring)")
+    p.add_argument("--config", default="pretrained/crustal.yaml",
+                   help="training config whose generator makes the network60 days")
     p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
     p.add_argument("--cell", nargs=2, metavar=("DAYS", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cell:
         print(json.dumps(run_cell(args.cache, int(args.cell[0]), args.cell[1], args.chunk,
-                                  args.device, args.workers)), flush=True)
+                                  args.device, args.workers, args.workload)), flush=True)
         return 0
     days = [int(d) for d in args.days.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
-    make_days(args.cache, max(days))
+    if args.workload == "crustal":
+        make_days(args.cache, max(days))
+    else:
+        try:
+            make_network_days(args.cache, max(days), args.config)
+        except FileNotFoundError as err:
+            p.error(str(err))
     rows = []
     for n in days:
         for mode in modes:
             env = {**os.environ, "OMP_NUM_THREADS": "1"}
             res = subprocess.run([sys.executable, "-m", "seisbench_genie.runs.benchmark",
                                   "--cache", args.cache, "--chunk", str(args.chunk),
-                                  "--device", args.device, "--cell", str(n), mode,
+                                  "--device", args.device, "--workload", args.workload,
+                                  "--cell", str(n), mode,
                                   *([] if args.workers is None else
                                     ["--workers", str(args.workers)])],
                                  capture_output=True, text=True, env=env)
