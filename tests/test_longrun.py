@@ -584,8 +584,7 @@ def test_network60_benchmark_days_join_without_an_event_twice(tmp_path, capsys):
     from seisbench_genie.runs.benchmark import load_days, make_network_days
     from seisbench_genie.runs.benchmark import main as bench_main
 
-    repo = Path(__file__).resolve().parents[1]
-    make_network_days(tmp_path, 2, repo / "pretrained" / "crustal.yaml")
+    make_network_days(tmp_path, 2)  # the shipped crustal config
     stations = pd.read_csv(tmp_path / "network60_stations.csv")
     assert len(stations) == 60 and stations["id"].is_unique
     assert (tmp_path / "network60_velocity_model.csv").is_file()
@@ -598,7 +597,7 @@ def test_network60_benchmark_days_join_without_an_event_twice(tmp_path, capsys):
     # the picks of day 0's last events reach past midnight, in day 0's file
     assert days[0]["time"].max() > 86400.0
     stamp = (tmp_path / "network60_day000.npz").stat().st_mtime_ns
-    make_network_days(tmp_path, 2, repo / "pretrained" / "crustal.yaml")  # generated once
+    make_network_days(tmp_path, 2)  # generated once
     assert (tmp_path / "network60_day000.npz").stat().st_mtime_ns == stamp
     picks, truth = load_days(tmp_path, 2, "network60")
     assert len(picks.time) == sum(len(f["time"]) for f in days) and np.all(np.diff(truth) >= 0)

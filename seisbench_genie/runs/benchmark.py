@@ -85,7 +85,7 @@ def _save_day(path: Path, station: Any, phase: Any, time_s: Any, event_time: Any
 
 
 def make_network_days(cache: str | Path, n_days: int,
-                      config_path: str | Path = "pretrained/crustal.yaml") -> None:
+                      config_path: str | Path | None = None) -> None:
     """Generate (once) ``n_days`` days of the ``network60`` workload into ``cache``, with its
     stations (``network60_stations.csv``) and 1-D model (``network60_velocity_model.csv``).
 
@@ -101,7 +101,7 @@ def make_network_days(cache: str | Path, n_days: int,
         Number of days.
     config_path
         Training config (YAML) whose generator makes the days (:data:`NETWORK60_GENERATOR`
-        replaces its ranges).
+        replaces its ranges); default: the shipped ``crustal.yaml``.
 
     Examples
     --------
@@ -121,11 +121,14 @@ def make_network_days(cache: str | Path, n_days: int,
     stations_csv = cache / "network60_stations.csv"
     if not todo and stations_csv.is_file():
         return
+    if config_path is None:
+        from seisbench_genie.pretrained import SHIPPED_DIR
+
+        config_path = (SHIPPED_DIR or Path("pretrained")) / "crustal.yaml"
     config_path = Path(config_path)
     if not config_path.is_file():
         raise FileNotFoundError(f"--config: no training config at {config_path} (the "
-                                "network60 days are made by its generator; run from the "
-                                "repository root or give the path)")
+                                "network60 days are made by its generator)")
     config = TrainingConfig.from_dict(yaml.safe_load(config_path.read_text()))
     generator = dataclasses.replace(config.generator, **NETWORK60_GENERATOR)
     model = config.base_velocity_model()
@@ -369,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workload", default="crustal", choices=WORKLOADS,
                    help="crustal: the crustal 500-event / 100 %% benchmark days; network60: "
                         "days of a dense 60-station network (module docstring)")
-    p.add_argument("--config", default="pretrained/crustal.yaml",
-                   help="training config whose generator makes the network60 days")
+    p.add_argument("--config", default=None,
+                   help="training config whose generator makes the network60 days "
+                        "(default: the shipped crustal.yaml)")
     p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
     p.add_argument("--cell", nargs=2, metavar=("DAYS", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
