@@ -538,6 +538,12 @@ def test_stage_losses_follow_the_other_associators_small_events(real_day, isolat
     # GENIE finds almost every event of this day (test_genie_on_a_real_style_day)
     assert (table["lost_at"] == "kept").mean() >= 0.7
     assert ((table["lost_at"] == "detection") == (table["detection_cause"] != "")).all()
+    # after the second pass: a kept event's source links at least the picks it holds, and
+    # of the event's picks it lacks none is counted twice
+    kept = table[table["lost_at"] == "kept"]
+    assert (kept["second_pass_source_picks"] >= kept["held_second_pass"]).all()
+    lacked = table["second_pass_elsewhere"] + table["second_pass_unlinked"]
+    assert (lacked <= table["n_picks"] - table["held_second_pass"]).all()
     saved = pd.read_csv(tmp_path / "o" / "stage_losses_pyocto.csv")
     assert len(saved) == len(table)
     assert tmp_path / "o" / "stage_losses_pyocto.csv" in res.files

@@ -296,6 +296,36 @@ def stage_losses_markdown(tables: Mapping[str, pd.DataFrame]) -> str:
                    *(f"detection: {c}" for c in DETECTION_CAUSES)], rows)
 
 
+def assignment_losses_markdown(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Per other associator, its small events GENIE lost at the competitive assignment: the
+    median picks GENIE's source linked in all after the second pass, and where the event's
+    picks that source lacked went (linked to no source, or to another one), summed.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"lost_at": ["assignment", "assignment", "kept"],
+    ...                   "second_pass_source_picks": [9, 8, 14],
+    ...                   "second_pass_unlinked": [2, 1, 0], "second_pass_elsewhere": [0, 1, 0]})
+    >>> print(assignment_losses_markdown({"pyocto": t}).splitlines()[2])
+    | pyocto | 2 | 8.5 | 3 | 1 |
+    """
+    rows = []
+    for name, table in tables.items():
+        if "second_pass_source_picks" not in table:
+            continue
+        lost = table[table["lost_at"] == "assignment"]
+        if not len(lost):
+            continue
+        rows.append([name, len(lost), f"{lost['second_pass_source_picks'].median():g}",
+                     int(lost["second_pass_unlinked"].sum()),
+                     int(lost["second_pass_elsewhere"].sum())])
+    if not rows:
+        return ""
+    return _table(["associator", "lost at assignment", "median picks of GENIE's source",
+                   "event picks linked to no source", "event picks linked to another source"],
+                  rows)
+
+
 def confirmation_markdown(results: pd.DataFrame) -> str:
     """Share of each catalog's events near an event of any / each other catalog.
 
@@ -440,6 +470,16 @@ def results_markdown(result: RealBenchmarkResult, config: RealBenchmarkConfig) -
                   "peak; `crowded`, other events' picks hide it; `network`, the field stays "
                   "below the threshold even there (`benchmark.stage_losses`). Tables in "
                   "`stage_losses_<associator>.csv`.", "", stages, ""]
+        lost_links = assignment_losses_markdown(result.stage_losses)
+        if lost_links:
+            lines += ["The events lost at the assignment, after the second association pass: "
+                      "a source below the minimum rules there is dropped. Picks linked to no "
+                      "source were scored below `association_threshold` by the association "
+                      "head (or lie outside the pass's tolerance); picks linked to another "
+                      "source went to a competing event. Many of the first point to the "
+                      "threshold (docs/benchmarks.md, \"The 64 lost at assignment are lost at "
+                      "linking\"), many of the second to events too close to separate.", "",
+                      lost_links, ""]
     conf = confirmation_markdown(res)
     if conf:
         lines += ["## Confirmed by other catalogs\n", conf, ""]

@@ -88,6 +88,63 @@ def most_held(pick_event: np.ndarray, source: np.ndarray, events: np.ndarray) ->
     return best.reindex(events, fill_value=0).to_numpy().astype(int)
 
 
+def second_pass_linking(links: pd.DataFrame, link_event: np.ndarray, pick_event: np.ndarray,
+                        events: np.ndarray) -> pd.DataFrame:
+    """Where each event's picks stand after the second association pass: how many picks in
+    all the source holding most of them links (one per station and phase), and how many of
+    the event's picks that source lacks are linked to another source or to none.
+
+    Parameters
+    ----------
+    links
+        The second pass's links (``source``, ``pick``, ``station``, ``phase``).
+    link_event
+        (L,) event of each link's pick (-1 for picks of no event).
+    pick_event
+        (P,) event of each pick of the run.
+    events
+        Event ids asked for.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per event: ``second_pass_source_picks`` (0 without a source),
+        ``second_pass_elsewhere``, ``second_pass_unlinked``.
+
+    Examples
+    --------
+    >>> links = pd.DataFrame({"source": [0, 0, 0, 1], "pick": [0, 1, 5, 2],
+    ...                       "station": [0, 1, 4, 2], "phase": [0, 0, 0, 0]})
+    >>> second_pass_linking(links, np.array([7, 7, -1, 7]), np.array([7, 7, 7, 7, -1, -1]),
+    ...                     np.array([7, 8])).values.tolist()
+    [[3, 1, 1], [0, 0, 0]]
+    """
+    out = pd.DataFrame(0, index=pd.Index(events, name="event"),
+                       columns=["second_pass_source_picks", "second_pass_elsewhere",
+                                "second_pass_unlinked"])
+    on = np.isin(link_event, events)
+    if on.any():
+        held = (pd.DataFrame({"event": link_event[on], "source": links["source"].to_numpy()[on]})
+                .value_counts().reset_index(name="n")
+                .sort_values(["n", "source"], ascending=[False, True], kind="stable")
+                .drop_duplicates("event"))
+        best = held.set_index("event")["source"]
+        slots = links.drop_duplicates(["source", "station", "phase"])["source"].value_counts()
+        out.loc[best.index, "second_pass_source_picks"] = slots.reindex(best.to_numpy()).to_numpy()
+        event_links = pd.DataFrame({"event": link_event[on], "pick": links["pick"].to_numpy()[on],
+                                    "best": links["source"].to_numpy()[on]
+                                    == best.reindex(link_event[on]).to_numpy()})
+        per_pick = event_links.groupby(["event", "pick"])["best"].any()
+        elsewhere = (~per_pick).groupby(level="event").sum()
+        out.loc[elsewhere.index, "second_pass_elsewhere"] = elsewhere.to_numpy()
+    linked = np.zeros(len(pick_event), dtype=bool)
+    linked[links["pick"].to_numpy()] = True
+    mine = np.isin(pick_event, events) & ~linked
+    unlinked = pd.Series(pick_event[mine]).value_counts()
+    out.loc[unlinked.index, "second_pass_unlinked"] = unlinked.to_numpy()
+    return out.reset_index(drop=True)
+
+
 def day_losses(day: str | Path, model: Any, peer_run: str | Path | None = None,
                classify_kwargs: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Stage by stage, the small in-network events of one day folder.
@@ -253,7 +310,9 @@ def follow_events(data: Any, truth_event: np.ndarray, truth_events: pd.DataFrame
     pandas.DataFrame
         One row per selected event: ``day``, ``event``, ``n_picks``, ``p_and_s_stations``,
         ``held_<stage>`` for every stage of :data:`~seisbench_genie.association.trace.LINK_STAGES`
-        and ``held_final``, ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
+        and ``held_final``, the second pass's linking (:func:`second_pass_linking`:
+        ``second_pass_source_picks``, ``second_pass_elsewhere``, ``second_pass_unlinked``),
+        ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
         (0-1), ``field_at_nodes`` (0-1: the first grid's field at its nodes within one node
         spacing of the epicentre, windows within one step of the origin time),
         ``nearest_candidate_s`` (signed time from the origin to the nearest first-grid
@@ -290,6 +349,12 @@ def follow_events(data: Any, truth_event: np.ndarray, truth_events: pd.DataFrame
             continue
         table[f"held_{stage}"] = most_held(row_event[links["pick"].to_numpy()],
                                            links["source"].to_numpy(), small)
+    second = trace.links.get("second_pass")
+    if second is not None and trace.picks is not None:
+        linking = second_pass_linking(second, row_event[second["pick"].to_numpy()],
+                                      row_event, small)
+        for name in linking.columns:
+            table[name] = linking[name].to_numpy()
     final = out.assignments
     table["held_final"] = most_held(truth_event[file_row[final["pick_idx"].to_numpy()]],
                                     final["event_idx"].to_numpy(), small)
