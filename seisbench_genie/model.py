@@ -199,6 +199,7 @@ class GENIE(PoochPretrainedModel):
         require_fit: bool = _DEFAULTS.require_fit,
         verify_candidates: bool = _DEFAULTS.verify_candidates,
         detection_grids: int | None = _DEFAULTS.detection_grids,
+        rounds: int = _DEFAULTS.rounds,
         batch_size: int | None = _DEFAULTS.batch_size,
         detection_chunk_s: float = _DEFAULTS.detection_chunk_s,
         chunk_s: float = _DEFAULTS.chunk_s,
@@ -294,7 +295,7 @@ class GENIE(PoochPretrainedModel):
             association_threshold=association_threshold, min_picks=min_picks,
             min_p_and_s_stations=min_p_and_s_stations, require_fit=require_fit,
             verify_candidates=verify_candidates, detection_grids=detection_grids,
-            batch_size=batch_size, detection_chunk_s=detection_chunk_s, chunk_s=chunk_s,
+            rounds=rounds, batch_size=batch_size, detection_chunk_s=detection_chunk_s, chunk_s=chunk_s,
             progress=progress, station_term_iterations=station_term_iterations)
         auto_terms = isinstance(station_terms, str)
         if auto_terms and station_terms != AUTO:

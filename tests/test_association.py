@@ -127,7 +127,7 @@ def test_bad_arguments_name_the_culprit(model, day):
         model.classify(picks, day.stations, threshhold=0.3)
     for name, bad in (("association_threshold", 1.5), ("detection_threshold", "high"),
                       ("min_picks", 0), ("min_p_and_s_stations", -1), ("require_fit", "yes"),
-                      ("chunk_s", 0.0), ("batch_size", 2.5)):
+                      ("chunk_s", 0.0), ("batch_size", 2.5), ("rounds", 0)):
         with pytest.raises(ValueError, match=name):
             model.classify(picks, day.stations, **{name: bad})
     for region in ({"latitude": (35, 36)}, {"depth_km": (0, 10), "radius": 3},
@@ -490,6 +490,67 @@ def test_chance_picks_scale_with_the_pick_rate_and_tolerance():
     assert half == pytest.approx(one / 2, rel=1e-4)
 
 
+def test_a_later_rounds_piece_of_an_earlier_event_is_dropped_a_new_event_is_not():
+    """A later round's event made of picks at an earlier event's arrivals (jittered or
+    doubled) is a piece of it and is dropped; an event 12 s later at the same place is new
+    and stays; the kept events are renumbered from 0."""
+    from seisbench_genie.association.rounds import explained_picks, without_pieces
+
+    bound = _ring_bound()
+    stations = np.arange(12)
+    t_a, _ = _event_links(bound, 0, [0.0, 0.0, 10.0], 100.0, stations)
+    t_b, _ = _event_links(bound, 1, [0.0, 0.0, 10.0], 112.0, stations)
+    rng = np.random.default_rng(1)
+    piece = np.r_[t_a[:12] + rng.uniform(-0.3, 0.3, 12), t_a[:6] + 0.4]
+    time = np.r_[piece, t_b]
+    picks = pd.DataFrame({"pick_idx": np.arange(len(time)) + 100,
+                          "station_index": np.r_[stations, stations[:6], stations, stations],
+                          "time": time})
+    earlier = pd.DataFrame({"time": [100.0], "x_km": [0.0], "y_km": [0.0], "depth_km": [10.0]})
+    explained = explained_picks(bound, earlier, picks, 150.0)
+    assert explained[:len(piece)].all() and not explained[len(piece):].any()
+    assert explained_picks(bound, earlier.iloc[:0], picks, 150.0).sum() == 0
+    new_events = pd.DataFrame({"event_idx": [0, 1], "time": [100.1, 112.0]})
+    new_assignments = pd.DataFrame({"pick_idx": picks["pick_idx"],
+                                    "event_idx": np.r_[np.zeros(len(piece), int),
+                                                       np.ones(len(t_b), int)]})
+    kept, kept_assignments = without_pieces(bound, earlier, new_events, new_assignments, picks,
+                                            150.0)
+    assert kept["time"].tolist() == [112.0] and kept["event_idx"].tolist() == [0]
+    assert kept_assignments["pick_idx"].tolist() == picks["pick_idx"][len(piece):].tolist()
+    assert (kept_assignments["event_idx"] == 0).all()
+
+
+def test_a_later_round_finds_hidden_events_and_keeps_the_first_rounds(model, tmp_path):
+    """On a synthetic day crowded with small events, the second round (on the picks no event
+    of the first explains) adds true events; the first round's events stay, each with the
+    same picks, no pick is in two events, and events are numbered by origin time."""
+    from seisbench_genie.benchmark.real import load_dataset
+    from seisbench_genie.benchmark.realistic_days import write_days
+
+    dense = {"false_pick_rate_per_station_hour": (0, 20), "bursts": (0, 0),
+             "regional_arrivals_per_hour": (0, 2), "aperture_km": (30, 80)}
+    (path,) = write_days(PRETRAINED / "crustal.yaml", tmp_path, [42003], dense)
+    data = load_dataset(path / "picks.csv", path / "stations.csv", path / "velocity_model.csv",
+                        region_depth_km=(0.0, 30.0))
+    kwargs = {"velocity_model": data.velocity_model, "region": data.region, "min_picks": 10,
+              "min_p_and_s_stations": 4}
+    one = model.classify(data.picks, data.stations, rounds=1, **kwargs)
+    two = model.classify(data.picks, data.stations, **kwargs)  # rounds=2, the default
+    events_one = set(one.assignments.groupby("event_idx")["pick_idx"].apply(frozenset))
+    events_two = set(two.assignments.groupby("event_idx")["pick_idx"].apply(frozenset))
+    assert events_one < events_two
+    assert two.assignments["pick_idx"].is_unique
+    assert two.events["event_idx"].tolist() == list(range(len(two.events)))
+    assert two.events["time"].is_monotonic_increasing
+    truth = pd.read_csv(path / "truth_picks.csv")
+    truth["time"] = pd.to_datetime(truth["time"]).map(pd.Timestamp.timestamp)
+    true_events = pd.read_csv(path / "truth_events.csv")
+    score_one = evaluate(truth, one.assignments, true_events, one.events)
+    score_two = evaluate(truth, two.assignments, true_events, two.events)
+    assert score_two.n_matched > score_one.n_matched, (score_one, score_two)
+
+
 def test_location_ignores_stations_beyond_the_travel_time_table():
     """A pick at a station farther than the table reaches (a hypocentre moved away from it)
     gets no weight instead of stopping the run; the others locate the event."""
@@ -636,8 +697,10 @@ def test_weights_thresholds_apply_unless_given(model, day, monkeypatch):
                             params.detection_threshold) or real(grid, picks, params, *a, **k))
     picks = day.picks[["station", "phase", "time"]]
     model.classify(picks, day.stations)
+    omitted = seen.copy()  # one value per round
+    seen.clear()
     model.classify(picks, day.stations, detection_threshold=0.45)
-    assert seen == [model.default_args["detection_threshold"], 0.45]
+    assert set(omitted) == {model.default_args["detection_threshold"]} and set(seen) == {0.45}
 
 
 def test_progress_is_one_bar_for_the_whole_run(model, day, monkeypatch):
@@ -647,8 +710,10 @@ def test_progress_is_one_bar_for_the_whole_run(model, day, monkeypatch):
     real = pipeline.tqdm
 
     def recording_bar(*args, **kwargs):
-        bars.append(real(*args, **kwargs))
-        return bars[-1]
+        bar = real(*args, **kwargs)
+        if not kwargs.get("disable"):  # later rounds show none
+            bars.append(bar)
+        return bar
 
     monkeypatch.setattr(pipeline, "tqdm", recording_bar)
     # chunks of 10 minutes: the hour is detected in 7 chunks, shown on one bar

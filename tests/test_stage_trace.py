@@ -52,8 +52,9 @@ def test_recording_follows_the_stages_to_the_catalog_and_changes_nothing(model):
 
 
 def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_path):
-    """On a dense synthetic day, each small in-network event is lost at the first stage where
-    no source holds half of its picks, the network sees the kept ones better than those lost
+    """On a dense synthetic day, each small in-network event the final catalog does not hold
+    is lost at the first stage where no source holds half of its picks (the held ones are
+    kept, found late when a first-round stage was short), the network sees the kept ones better than those lost
     at detection, a peer holding every true event finds them all, an empty one none; the
     command line writes the table and names a misspelt argument."""
     from seisbench_genie.benchmark.realistic_days import (
@@ -85,8 +86,11 @@ def test_stage_losses_follow_each_small_event_to_where_it_is_lost(model, tmp_pat
     held = table[[f"held_{s}" for s in (*LINK_STAGES, "final")]].to_numpy()
     enough = held >= 0.5 * table["n_picks"].to_numpy()[:, None]
     for row, ok in zip(table.itertuples(), enough, strict=True):
+        if ok[-1]:  # held in the end: kept, found late when short at a first-round stage
+            assert row.lost_at == "kept" and row.found_late == (not ok.all())
+            continue
         stage = LOSS_STAGES.index(row.lost_at)
-        assert ok[:stage].all() and (stage == len(ok) or not ok[stage])
+        assert ok[:stage].all() and not ok[stage] and not row.found_late
     assert set(table["lost_at"]) > {"kept"}  # some are lost, some kept
     assert table["field_at_hypocentre"].between(0, 1).all()
     assert table["field_at_nodes"].between(0, 1).all()

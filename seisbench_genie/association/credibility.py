@@ -173,7 +173,7 @@ def fitting_counts(bound, xyz: torch.Tensor, origin: torch.Tensor, links: pd.Dat
 
 
 def credible_sources(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: torch.Tensor,
-                     links: pd.DataFrame, params: AssociationParams
+                     links: pd.DataFrame, params: AssociationParams, leftover: bool = False
                      ) -> tuple[pd.DataFrame, np.ndarray, LocationResult]:
     """Locate the kept sources and keep those whose picks fit (``require_fit``).
 
@@ -187,6 +187,9 @@ def credible_sources(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: 
     ``min_p_and_s_stations`` count fitting picks only; elsewhere (the associated picks
     already meet both) the fitting picks must exceed chance by :data:`CHANCE_MARGIN`. The
     dropped sources' picks stay unassociated; the other events' first locations stand.
+    With ``leftover`` (a later round on the picks no earlier event holds, see
+    :mod:`~seisbench_genie.association.rounds`) every source needs both: ``min_picks``
+    fitting picks and chance + :data:`CHANCE_MARGIN`.
 
     Returns
     -------
@@ -226,6 +229,10 @@ def credible_sources(grid: NodeGrid, picks: PickSet, xyz: torch.Tensor, origin: 
                           span_s=float(picks.time_s.max() - picks.time_s.min()))
     needed = np.ceil(chance + CHANCE_MARGIN)
     dense = needed >= params.min_picks
+    if leftover:
+        # Leftover picks are where false events are made: chance must be beaten everywhere.
+        dense[:] = False
+        needed = np.maximum(needed, params.min_picks)
     credible = sources[np.where(
         dense, (n_fit[sources] >= params.min_picks)
         & (n_both[sources] >= params.min_p_and_s_stations), n_fit[sources] >= needed)]

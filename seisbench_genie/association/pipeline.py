@@ -19,10 +19,13 @@ step  what                                        module
 10    duplicate merge                             :mod:`~.merge`
 11    fit check                                   :mod:`~.credibility`
 12    final location and tables                   :mod:`~.relocation`, :mod:`~.tables`
+13    later rounds on the picks no event holds    :mod:`~.rounds`
 ====  ==========================================  ==========================================
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -55,8 +58,9 @@ from seisbench_genie.association.merge import merge_duplicates
 from seisbench_genie.association.params import AssociationParams, Region
 from seisbench_genie.association.queries import embed, verify
 from seisbench_genie.association.relocation import relocate_provisional
+from seisbench_genie.association.rounds import add_round, leftover_picks, without_pieces
 from seisbench_genie.association.tables import empty_tables, event_tables
-from seisbench_genie.association.trace import record
+from seisbench_genie.association.trace import paused, record
 from seisbench_genie.nn.network import GENIENetwork
 
 
@@ -88,11 +92,53 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     --------
     >>> # see seisbench_genie.GENIE.classify, which wraps this function
     """
+    grids: dict[float, NodeGrid] = {}  # by shift, shared by the rounds
+    events, assignments = associate_round(network, bound, region, picks, params, grids=grids)
+    # 13. Later rounds on the picks that no event holds (their stages are not recorded: the
+    #     stage record stays the first round's).
+    rest, later = picks, replace(params, progress=False)
+    for _ in range(1, params.rounds):
+        if len(events) == 0:
+            break
+        rest = leftover_picks(rest, assignments)
+        with paused():
+            new_events, new_assignments = associate_round(network, bound, region, rest, later,
+                                                          leftover=True, grids=grids)
+        new_events, new_assignments = without_pieces(bound, events, new_events, new_assignments,
+                                                     rest, network.scale.max_distance_km)
+        if len(new_events) == 0:
+            break
+        events, assignments = add_round(events, assignments, new_events, new_assignments)
+    return events, assignments
+
+
+def associate_round(network: GENIENetwork, bound, region: Region, picks: pd.DataFrame,
+                    params: AssociationParams, leftover: bool = False,
+                    grids: dict[float, NodeGrid] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Steps 1-12 once: :func:`associate_table` without later rounds.
+
+    ``leftover``: the picks are what earlier rounds left (the fit check then asks every
+    event to beat chance coincidences, see
+    :func:`~seisbench_genie.association.credibility.credible_sources`). ``grids``: node
+    grids by shift, built when missing and added (a cache shared by the rounds).
+
+    Examples
+    --------
+    >>> # exercised through seisbench_genie.GENIE.classify
+    """
     if len(picks) == 0 or picks["station_index"].nunique() < 2:
         return empty_tables()
     network.eval()
     sc = network.scale
-    first = NodeGrid(network, bound, region)
+    grids = {} if grids is None else grids
+
+    def node_grid(shift: float) -> NodeGrid:
+        if shift not in grids:
+            grids[shift] = NodeGrid(network, bound, region, grid_shift=shift)
+        return grids[shift]
+
+    first = node_grid(0.0)
     pick_set = PickSet(picks, first.device)
     # The global window grid: from the latest arrival before the first pick to the last pick,
     # on multiples of the window step in POSIX time, so that the windows an event sees do not
@@ -108,7 +154,8 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
         if n_grids is None:
             # Automatic: 5-12 on the first grid, then a second grid when its events crowd
             # the stations.
-            events, assignments = associate_candidates(first, pick_set, found, params)
+            events, assignments = associate_candidates(first, pick_set, found, params,
+                                                       leftover)
             if event_pick_density(len(assignments), picks["station_index"].to_numpy(),
                                   picks["time"].to_numpy(), sc.kernel_s) < CROWDED_EVENT_PICKS:
                 return events, assignments
@@ -122,14 +169,15 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
         bar.total += (n_grids - 1) * int(active.sum())
         bar.refresh()
         for k in range(1, n_grids):
-            grid = NodeGrid(network, bound, region, grid_shift=k / n_grids)
+            grid = node_grid(k / n_grids)
             found.append(grid_candidates(grid, pick_set, params, t_start, n_windows, active,
                                          progress=bar))
-    return associate_candidates(first, pick_set, found, params)
+    return associate_candidates(first, pick_set, found, params, leftover)
 
 
 def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandidates],
-                         params: AssociationParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         params: AssociationParams, leftover: bool = False
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 5-12 on the candidates of one or more node grids.
 
     Parameters
@@ -142,6 +190,8 @@ def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandida
         Candidates of each grid (steps 1-4).
     params
         Association parameters.
+    leftover
+        The picks are what earlier rounds left (see :func:`associate_round`).
 
     Returns
     -------
@@ -213,6 +263,7 @@ def associate_candidates(grid: NodeGrid, picks: PickSet, found: list[GridCandida
         tolerance_factor(residual, links["source"].to_numpy()))
     record(merge=links)
     # 11-12. Fit check and final location; tables.
-    links, sources, location = credible_sources(grid, picks, xyz, origin, links, params)
+    links, sources, location = credible_sources(grid, picks, xyz, origin, links, params,
+                                                leftover)
     record(fit_check=links)
     return event_tables(picks, location, score, links, sources)

@@ -4,7 +4,8 @@ The pipeline hands the inputs and the links of its stages to :func:`record`. Not
 unless a :func:`recording` block is active. The block is held in a context variable, so
 other threads and calls outside the block record nothing and pay nothing. A run that
 associates more than once (``station_terms="auto"``, or the automatic second detection grid)
-leaves the stages of its last association.
+leaves the stages of its last association; its later rounds on leftover picks
+(``rounds``) record nothing (:func:`paused`), so the record is the first round's.
 """
 
 from __future__ import annotations
@@ -66,6 +67,25 @@ def recording() -> Iterator[StageTrace]:
     token = _active.set(trace)
     try:
         yield trace
+    finally:
+        _active.reset(token)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Record nothing inside the block, even within a :func:`recording` block.
+
+    Examples
+    --------
+    >>> with recording() as trace:
+    ...     with paused():
+    ...         record(first_pass=pd.DataFrame())
+    >>> trace.links
+    {}
+    """
+    token = _active.set(None)
+    try:
+        yield
     finally:
         _active.reset(token)
 

@@ -265,8 +265,9 @@ def missed_places_markdown(results: pd.DataFrame) -> str:
 
 
 def stage_losses_markdown(tables: Mapping[str, pd.DataFrame]) -> str:
-    """Per other associator, its small events by the GENIE stage where they are lost, and
-    the detection losses by cause (:func:`~seisbench_genie.benchmark.stage_losses.loss_summary`).
+    """Per other associator, its small events by the GENIE stage where they are lost (the
+    stages of the first round; events a later round found count as kept, and a column says
+    how many), and the detection losses by cause (:func:`~seisbench_genie.benchmark.stage_losses.loss_summary`).
 
     Examples
     --------
@@ -283,16 +284,21 @@ def stage_losses_markdown(tables: Mapping[str, pd.DataFrame]) -> str:
     )
 
     lost_stages = [s for s in LOSS_STAGES if s != "kept"]
+    late = any("found_late" in t for t in tables.values())
     rows = []
     for name, table in tables.items():
         summary = loss_summary(table)
-        rows.append([name, len(table), int(summary.loc["kept", "events"]),
+        found_late = ([int(summary.loc["kept", "found_late"]) if "found_late" in summary
+                       else 0] if late else [])
+        rows.append([name, len(table), int(summary.loc["kept", "events"]), *found_late,
                      *(int(summary.loc[s, "events"]) for s in lost_stages),
                      *(int(summary.loc["detection", f"detection: {c}"])
                        if f"detection: {c}" in summary else 0 for c in DETECTION_CAUSES)])
     if not rows:
         return ""
-    return _table(["associator", "small events", "kept", *(f"lost at {s}" for s in lost_stages),
+    return _table(["associator", "small events", "kept",
+                   *(["of which found late (a later round or the merge)"] if late else []),
+                   *(f"lost at {s}" for s in lost_stages),
                    *(f"detection: {c}" for c in DETECTION_CAUSES)], rows)
 
 

@@ -312,7 +312,9 @@ def follow_events(data: Any, truth_event: np.ndarray, truth_events: pd.DataFrame
         ``held_<stage>`` for every stage of :data:`~seisbench_genie.association.trace.LINK_STAGES`
         and ``held_final``, the second pass's linking (:func:`second_pass_linking`:
         ``second_pass_source_picks``, ``second_pass_elsewhere``, ``second_pass_unlinked``),
-        ``lost_at`` (one of :data:`LOSS_STAGES`), ``field_at_hypocentre``
+        ``lost_at`` (one of :data:`LOSS_STAGES`; ``kept`` when the final catalog holds
+        it), ``found_late`` (kept, but short at a stage of the first round: found by a
+        later round, see ``rounds``, or joined by the duplicate merge), ``field_at_hypocentre``
         (0-1), ``field_at_nodes`` (0-1: the first grid's field at its nodes within one node
         spacing of the epicentre, windows within one step of the origin time),
         ``nearest_candidate_s`` (signed time from the origin to the nearest first-grid
@@ -361,8 +363,12 @@ def follow_events(data: Any, truth_event: np.ndarray, truth_events: pd.DataFrame
     enough = HELD_SHARE * n_picks
     columns = [f"held_{s}" for s in (*LINK_STAGES, "final")]
     short = np.column_stack([table[c].to_numpy() < enough for c in columns])
-    first = np.where(short.any(axis=1), short.argmax(axis=1), len(columns))
+    # Held at the end: kept, even if short at a stage of the first round (the record is the
+    # first round's; a later round, or the merge of two pieces, holds it in the end).
+    held = ~short[:, -1]
+    first = np.where(short.any(axis=1) & ~held, short.argmax(axis=1), len(columns))
     table["lost_at"] = np.asarray(LOSS_STAGES)[first]
+    table["found_late"] = held & short[:, :-1].any(axis=1)
     for name in ("field_at_hypocentre", "field_at_nodes", "nearest_candidate_s", "field_alone"):
         table[name] = np.nan
     if trace.grid is not None and len(small):
@@ -477,7 +483,8 @@ def stage_losses(days_dir: str | Path, model: Any, runs_dir: str | Path | None =
 
 
 def loss_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Events lost at each stage (rows in pipeline order), and those the peer found.
+    """Events lost at each stage (rows in pipeline order), those the peer found and, with a
+    ``found_late`` column, the kept events a later round (or the merge) recovered.
 
     Examples
     --------
@@ -491,6 +498,8 @@ def loss_summary(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"events": by.size()})
     if "peer_found" in table:
         out["peer_found"] = by["peer_found"].sum().astype(int)
+    if "found_late" in table:
+        out["found_late"] = by["found_late"].sum().astype(int)
     out["median_field_at_hypocentre"] = by["field_at_hypocentre"].median().round(2)
     if "detection_cause" in table:
         lost = table[table["lost_at"] == "detection"]
@@ -501,6 +510,7 @@ def loss_summary(table: pd.DataFrame) -> pd.DataFrame:
     out["events"] = out["events"].fillna(0).astype(int)
     for column in [c for c in out.columns if c.startswith("detection:")]:
         out[column] = out[column].astype(int)
-    if "peer_found" in out:
-        out["peer_found"] = out["peer_found"].fillna(0).astype(int)
+    for column in ("peer_found", "found_late"):
+        if column in out:
+            out[column] = out[column].fillna(0).astype(int)
     return out

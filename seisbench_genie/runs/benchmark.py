@@ -273,8 +273,10 @@ class _Sampler(threading.Thread):
 
 def run_cell(cache: str | Path, n_days: int, mode: str,
              chunk_s: float = 86400.0, device: str = "cpu",
-             workers: int | None = None, workload: str = "crustal") -> dict[str, Any]:
-    """Run one (days, mode) cell in this process and measure it.
+             workers: int | None = None, workload: str = "crustal",
+             rounds: int | None = None) -> dict[str, Any]:
+    """Run one (days, mode) cell in this process and measure it (``rounds``: the
+    association's, default that of :meth:`~seisbench_genie.GENIE.classify`).
 
     Examples
     --------
@@ -303,6 +305,8 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
     cluster = client = None
     cluster_s = 0.0
     kwargs: dict[str, Any] = {} if device == "cpu" else {"device": device}
+    if rounds is not None:
+        kwargs["rounds"] = rounds
     if mode == "cores":
         workers = workers or default_workers()
         kwargs["n_workers"] = workers
@@ -337,7 +341,7 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
     sampler.join()
     gb = 1024.0 ** 3
     return {"workload": workload, "days": n_days, "mode": mode, "workers": workers,
-            "device": device,
+            "device": device, "rounds": kwargs.get("rounds", "default"),
             "chunk_s": chunk_s,
             "chunks": len(out.chunks), "picks": len(picks),
             "events": len(out.events), "true_events": len(truth),
@@ -376,12 +380,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None,
                    help="training config whose generator makes the network60 days "
                         "(default: the shipped crustal.yaml)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="rounds of the association (default: classify's, 2)")
     p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
     p.add_argument("--cell", nargs=2, metavar=("DAYS", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cell:
         print(json.dumps(run_cell(args.cache, int(args.cell[0]), args.cell[1], args.chunk,
-                                  args.device, args.workers, args.workload)), flush=True)
+                                  args.device, args.workers, args.workload, args.rounds)),
+              flush=True)
         return 0
     days = [int(d) for d in args.days.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
@@ -401,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
                                   "--device", args.device, "--workload", args.workload,
                                   "--cell", str(n), mode,
                                   *([] if args.workers is None else
-                                    ["--workers", str(args.workers)])],
+                                    ["--workers", str(args.workers)]),
+                                  *([] if args.rounds is None else
+                                    ["--rounds", str(args.rounds)])],
                                  capture_output=True, text=True, env=env)
             if res.returncode != 0:
                 print(res.stderr[-3000:], file=sys.stderr)

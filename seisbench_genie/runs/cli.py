@@ -141,6 +141,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--detection-grids", type=positive_int, default=None, metavar="N",
                      help="node grids of the detection (1 or 2; default: automatic, a second "
                           "grid on crowded days)")
+    thr.add_argument("--rounds", type=positive_int, default=2, metavar="N",
+                     help="rounds of the association; each later one runs on the picks that "
+                          "no event found so far holds and finds events that others hid "
+                          "(default: 2; 1 is up to about 20 %% faster on dense networks)")
 
     run = parser.add_argument_group("how to run")
     run.add_argument("--chunk", type=positive_float, default=DEFAULT_CHUNK_S, metavar="S",
@@ -197,7 +201,7 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "association_threshold": args.association_threshold, "min_picks": args.min_picks,
         "min_p_and_s_stations": args.min_p_and_s_stations,
-        "detection_grids": args.detection_grids}
+        "detection_grids": args.detection_grids, "rounds": args.rounds}
     if args.detection_threshold is not None:
         kwargs["detection_threshold"] = args.detection_threshold
     if args.region is not None:

@@ -1,0 +1,194 @@
+"""Later rounds (step 13): the whole association once more, on the picks no event holds.
+
+On a day crowded with events, the arrivals of one event can hide another from the network:
+its field at the hidden event stays below the threshold while the other event's picks are in
+the stream, and reaches it once they are taken out (the *crowded* detection losses of
+``docs/benchmarks.md``). After a round, the next one runs steps 1-12 on the picks that no
+event holds, with two stricter rules, because leftover picks are where false events are made:
+
+- the fit check asks every event for more fitting picks than chance coincidences of those
+  picks would give (:data:`~seisbench_genie.association.credibility.CHANCE_MARGIN` more), on
+  every kind of day (:func:`~seisbench_genie.association.credibility.credible_sources`);
+- an event made mostly of picks at the arrivals of an event found before (its outliers, a
+  doubled pick, a wrong phase label) is a piece of that event, not a new one, and is dropped
+  (:func:`without_pieces`).
+
+:func:`add_round` then joins the rounds' tables.
+
+Examples
+--------
+>>> # exercised through seisbench_genie.GENIE.classify(rounds=2)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seisbench_genie.nn.candidates import (
+    S_TOLERANCE_FACTOR,
+    arrival_tolerance_s,
+    travel_times_within,
+)
+
+#: A later round's event is a piece of an earlier event when at least PIECE_SHARE of its
+#: picks lie within PIECE_TOLERANCES association tolerances (0.5 s + 2 % of the P travel
+#: time, x 1.7 for S) of one of that event's predicted P or S arrivals at their station. Two
+#: tolerances hold the pick errors of an event whose location fits its picks and stay short
+#: of the arrivals of an event one window step (3 s on the crustal scale) later. Measured on
+#: the synthetic days of ``docs/benchmarks.md`` ("Later rounds on the picks no event holds"):
+#: without this rule the second round made 18 pieces of events already found in 16 hours of
+#: crowded days; with it, 6.
+PIECE_TOLERANCES = 2.0
+#: ... and half of the picks: an event hidden behind another shares some arrival times with
+#: it by chance, a piece most of them.
+PIECE_SHARE = 0.5
+#: Seconds before an origin time and after its latest predicted S arrival within which picks
+#: are compared with its arrivals (a margin for the tolerance, which stays below it).
+ARRIVAL_MARGIN_S = 5.0
+
+
+def explained_picks(bound, events: pd.DataFrame, picks: pd.DataFrame, max_distance_km: float,
+                    tolerances: float = PIECE_TOLERANCES) -> np.ndarray:
+    """Which picks lie within ``tolerances`` association tolerances of a predicted P or S
+    arrival of one of ``events`` at their station (whatever their phase label).
+
+    Parameters
+    ----------
+    bound
+        Travel-time backend bound to the stations (local frame).
+    events
+        ``time`` (POSIX s), ``x_km``, ``y_km``, ``depth_km`` (local frame).
+    picks
+        ``station_index``, ``time`` (POSIX s).
+    max_distance_km
+        Stations farther from an event than this have no predicted arrival.
+    tolerances
+        Width of the window on each side of an arrival, in association tolerances.
+
+    Returns
+    -------
+    numpy.ndarray
+        (len(picks),) bool.
+
+    Examples
+    --------
+    >>> # exercised through seisbench_genie.GENIE.classify(rounds=2)
+    """
+    explained = np.zeros(len(picks), dtype=bool)
+    if len(events) == 0 or len(picks) == 0:
+        return explained
+    xyz = torch.tensor(events[["x_km", "y_km", "depth_km"]].to_numpy(np.float64))
+    tp, ts, _ = travel_times_within(bound, xyz, max_distance_km)
+    tp, ts = tp.numpy().astype(np.float64), ts.numpy().astype(np.float64)
+    origin = events["time"].to_numpy(np.float64)
+    time = picks["time"].to_numpy(np.float64)
+    order = np.argsort(time, kind="stable")
+    time, station = time[order], picks["station_index"].to_numpy()[order]
+    # Each event against the picks of its time span only (picks sorted by time).
+    latest = np.where(np.isfinite(ts), ts, -np.inf).max(axis=1)
+    latest = np.where(np.isfinite(latest), latest, 0.0)
+    lo = np.searchsorted(time, origin - ARRIVAL_MARGIN_S)
+    hi = np.searchsorted(time, origin + latest + ARRIVAL_MARGIN_S, side="right")
+    count = np.maximum(hi - lo, 0)
+    event = np.repeat(np.arange(len(origin)), count)
+    pos = np.arange(int(count.sum())) + np.repeat(lo - (np.cumsum(count) - count), count)
+    travel_p, travel_s = tp[event, station[pos]], ts[event, station[pos]]
+    width = tolerances * arrival_tolerance_s(np.where(np.isfinite(travel_p), travel_p, 0.0))
+    delay = time[pos] - origin[event]
+    with np.errstate(invalid="ignore"):
+        hit = (np.abs(delay - travel_p) <= width) | (
+            np.abs(delay - travel_s) <= S_TOLERANCE_FACTOR * width)
+    explained[order[pos[hit]]] = True
+    return explained
+
+
+def leftover_picks(picks: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    """The picks of ``picks`` that no event of ``assignments`` holds, in their order.
+
+    Examples
+    --------
+    >>> picks = pd.DataFrame({"pick_idx": [0, 1, 2], "time": [1.0, 2.0, 3.0]})
+    >>> leftover_picks(picks, pd.DataFrame({"pick_idx": [1], "event_idx": [0]}))["pick_idx"].tolist()
+    [0, 2]
+    """
+    return picks[~picks["pick_idx"].isin(assignments["pick_idx"])].reset_index(drop=True)
+
+
+def without_pieces(bound, events: pd.DataFrame, new_events: pd.DataFrame,
+                   new_assignments: pd.DataFrame, picks: pd.DataFrame, max_distance_km: float
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``new_events`` and ``new_assignments`` without the events that are pieces of
+    ``events`` (:data:`PIECE_SHARE` of their picks explained by one of them, see
+    :func:`explained_picks`), renumbered 0, 1, ... in their order; the pieces' picks stay
+    unassociated.
+
+    Parameters
+    ----------
+    bound
+        Travel-time backend bound to the stations (local frame).
+    events
+        The earlier rounds' events (``time``, ``x_km``, ``y_km``, ``depth_km``).
+    new_events, new_assignments
+        The later round's tables (``event_idx`` numbered 0, 1, ... by row).
+    picks
+        ``pick_idx``, ``station_index``, ``time`` of (at least) the later round's picks.
+    max_distance_km
+        Stations farther from an event than this have no predicted arrival.
+
+    Examples
+    --------
+    >>> # exercised through seisbench_genie.GENIE.classify(rounds=2)
+    """
+    if len(new_events) == 0 or len(events) == 0:
+        return new_events, new_assignments
+    at = picks.set_index("pick_idx").loc[new_assignments["pick_idx"].to_numpy(),
+                                         ["station_index", "time"]]
+    explained = explained_picks(bound, events, at, max_distance_km)
+    event = new_assignments["event_idx"].to_numpy()
+    n = len(new_events)
+    share = (np.bincount(event, weights=explained, minlength=n)
+             / np.maximum(np.bincount(event, minlength=n), 1))
+    keep = share < PIECE_SHARE  # by event_idx
+    if keep.all():
+        return new_events, new_assignments
+    renumber = np.full(n, -1)
+    renumber[keep] = np.arange(int(keep.sum()))
+    kept = new_events[keep[new_events["event_idx"].to_numpy()]]
+    kept = kept.assign(event_idx=renumber[kept["event_idx"].to_numpy()]).reset_index(drop=True)
+    asg = new_assignments[keep[event]]
+    asg = asg.assign(event_idx=renumber[asg["event_idx"].to_numpy()]).reset_index(drop=True)
+    return kept, asg
+
+
+def add_round(events: pd.DataFrame, assignments: pd.DataFrame, new_events: pd.DataFrame,
+              new_assignments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The event and assignment tables of two rounds as one, events numbered by origin time
+    (as :func:`~seisbench_genie.association.tables.event_tables` numbers one round's).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"event_idx": [0, 1], "time": [10.0, 30.0]})
+    >>> asg = pd.DataFrame({"pick_idx": [0, 1], "event_idx": [0, 1]})
+    >>> new_ev = pd.DataFrame({"event_idx": [0], "time": [20.0]})
+    >>> new_asg = pd.DataFrame({"pick_idx": [2], "event_idx": [0]})
+    >>> e, a = add_round(ev, asg, new_ev, new_asg)
+    >>> e["time"].tolist(), a.sort_values("pick_idx")["event_idx"].tolist()
+    ([10.0, 20.0, 30.0], [0, 2, 1])
+    """
+    if len(new_events) == 0:
+        return events, assignments
+    n_old = len(events)
+    joined = pd.concat([events, new_events], ignore_index=True)
+    old_id = np.concatenate([events["event_idx"].to_numpy(),
+                             new_events["event_idx"].to_numpy() + n_old])
+    order = np.argsort(joined["time"].to_numpy(), kind="stable")
+    new_id = np.empty(len(joined), dtype=int)
+    new_id[old_id[order]] = np.arange(len(order))
+    joined = joined.iloc[order].reset_index(drop=True)
+    joined["event_idx"] = np.arange(len(joined))
+    both = pd.concat([assignments, new_assignments.assign(
+        event_idx=new_assignments["event_idx"].to_numpy() + n_old)], ignore_index=True)
+    both["event_idx"] = new_id[both["event_idx"].to_numpy()]
+    return joined, both.sort_values(["event_idx", "pick_idx"]).reset_index(drop=True)
