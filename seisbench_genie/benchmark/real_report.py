@@ -267,7 +267,8 @@ def missed_places_markdown(results: pd.DataFrame) -> str:
 def stage_losses_markdown(tables: Mapping[str, pd.DataFrame]) -> str:
     """Per other associator, its small events by the GENIE stage where they are lost (the
     stages of the first round; events a later round found count as kept, and a column says
-    how many), and the detection losses by cause (:func:`~seisbench_genie.benchmark.stage_losses.loss_summary`).
+    how many), and the detection losses by cause
+    (:func:`~seisbench_genie.benchmark.stage_losses.loss_summary`).
 
     Examples
     --------
