@@ -110,7 +110,7 @@ class AssociationParams:
         earlier event's arrivals (a piece of it) is dropped. It finds events that other
         events' arrivals hid from the network: on synthetic days crowded with small events,
         up to 0.10 more of the 10-15-pick events at the same precision (``docs/benchmarks.md``).
-        It costs up to about 20 % more time where the leftover picks are many (dense
+        It costs up to about 30 % more time where the leftover picks are many (dense
         networks, crowded days), nothing measurable elsewhere; 1: one round."""))
     batch_size: int | None = field(default=None, metadata=_doc("""
         Windows per network call. None: from the size of the product graph (on a CPU,

@@ -144,7 +144,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--rounds", type=positive_int, default=2, metavar="N",
                      help="rounds of the association; each later one runs on the picks that "
                           "no event found so far holds and finds events that others hid "
-                          "(default: 2; 1 is up to about 20 %% faster on dense networks)")
+                          "(default: 2; 1 takes up to about a fifth less time on dense "
+                          "networks)")
 
     run = parser.add_argument_group("how to run")
     run.add_argument("--chunk", type=positive_float, default=DEFAULT_CHUNK_S, metavar="S",
