@@ -32,9 +32,9 @@ from seisbench_genie.nn.candidates import (
     travel_times_within,
 )
 
-#: A later round's event is a piece of an earlier event when at least PIECE_SHARE of its
-#: picks lie within PIECE_TOLERANCES association tolerances (0.5 s + 2 % of the P travel
-#: time, x 1.7 for S) of one of that event's predicted P or S arrivals at their station. Two
+#: A later round's event is a piece of the earlier events when at least PIECE_SHARE of its
+#: picks each lie within PIECE_TOLERANCES association tolerances (0.5 s + 2 % of the P travel
+#: time, x 1.7 for S) of a predicted P or S arrival of an earlier event at their station. Two
 #: tolerances hold the pick errors of an event whose location fits its picks and stay short
 #: of the arrivals of an event one window step (3 s on the crustal scale) later. Measured on
 #: the synthetic days of ``docs/benchmarks.md`` ("Later rounds on the picks no event holds"):
@@ -120,7 +120,7 @@ def without_pieces(bound, events: pd.DataFrame, new_events: pd.DataFrame,
                    new_assignments: pd.DataFrame, picks: pd.DataFrame, max_distance_km: float
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``new_events`` and ``new_assignments`` without the events that are pieces of
-    ``events`` (:data:`PIECE_SHARE` of their picks explained by one of them, see
+    ``events`` (:data:`PIECE_SHARE` of their picks each explained by one of them, see
     :func:`explained_picks`), renumbered 0, 1, ... in their order; the pieces' picks stay
     unassociated.
 
