@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     >>> add_arguments(p)
     >>> a = p.parse_args(["a.csv", "b.csv", "--stations", "s.xml", "--out", "o"])
     >>> a.picks, a.model, a.chunk, a.workers
-    (['a.csv', 'b.csv'], 'crustal', 86400.0, None)
+    (['a.csv', 'b.csv'], 'crustal', 21600.0, None)
     """
     from seisbench_genie.runs.engine import DEFAULT_CHUNK_S
 
@@ -150,7 +150,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("how to run")
     run.add_argument("--chunk", type=positive_float, default=DEFAULT_CHUNK_S, metavar="S",
                      help="chunk length in seconds, whole seconds; chunks are cells of a fixed "
-                          "grid of UTC time, so 86400 gives UTC days (default: 86400). Memory "
+                          "grid of UTC time: 21600 (the default) gives 4 per UTC day, so one "
+                          "day keeps 4 workers busy; 86400 gives UTC days. Memory "
                           "grows with the chunk, not the run")
     run.add_argument("--overlap", type=positive_float, default=None, metavar="S",
                      help="seconds of picks before and after each chunk associated with it; "
@@ -390,13 +391,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     >>> sub = parser.add_subparsers(dest="command")
     >>> _ = register(sub)
     >>> parser.parse_args(["associate", "p.csv", "--stations", "s.csv", "--out", "o"]).chunk
-    86400.0
+    21600.0
     """
     parser = subparsers.add_parser(
         "associate",
         help="associate pick files of any length (all cores, a Dask cluster, resumable)",
         description=(
-            "Associate and locate picks with a GENIE model, in time chunks (UTC days by "
+            "Associate and locate picks with a GENIE model, in time chunks (6 hours by "
             "default) with overlap: an event near a chunk boundary or midnight is found once. "
             "Chunks run in parallel worker processes (all cores by default) or on a Dask "
             "cluster. Writes a QuakeML catalog and CSV tables per UTC day and for the whole "

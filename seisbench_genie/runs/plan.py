@@ -1,9 +1,9 @@
 """Time chunks of a long run and the exactly-once rule that joins their events.
 
 A long run is cut into chunks on a fixed grid of ``chunk_s`` seconds of POSIX time (so with
-the default of one day, chunks are UTC days). Chunk *k* **owns** the events whose origin time
-falls in its core ``[start, end)``, and it is associated on the picks of
-``[start - overlap_s, end + overlap_s]``. With ``overlap_s`` at least the longest travel time
+86400 s, chunks are UTC days; the default, 21600 s, cuts each UTC day into four). Chunk *k*
+**owns** the events whose origin time falls in its core ``[start, end)``, and it is
+associated on the picks of ``[start - overlap_s, end + overlap_s]``. With ``overlap_s`` at least the longest travel time
 plus the detection window, every event a chunk owns has all its picks in the chunk, and so do
 the events that compete with it for picks.
 
