@@ -76,8 +76,8 @@ def _found(out, t: float) -> pd.DataFrame:
 
 def test_event_straddling_midnight_and_chunk_boundaries_is_found_once_with_same_picks(
         model, hour, single, serial):
-    daily = associate_long(model, hour.picks, hour.stations, n_workers=1, progress=False,
-                           velocity_model=hour.velocity_model)  # UTC days: cut at midnight
+    daily = associate_long(model, hour.picks, hour.stations, chunk_s=86400, n_workers=1,
+                           progress=False, velocity_model=hour.velocity_model)  # UTC days
     assert len(daily.chunks) == 2 and len(serial.chunks) == 5
     t = float(hour.events.loc[hour.events["event"] == hour.straddler, "time"].iloc[0])
     times = hour.truth.loc[hour.truth["event"] == hour.straddler, "time"]
@@ -549,6 +549,27 @@ def _running(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def test_worker_processes_start_for_a_script_read_from_standard_input(tmp_path, hour, serial):
+    """``python - <<EOF`` (a batch job's here-document): a spawned worker would run the main
+    script again from a file named ``<stdin>`` and die; it runs the chunks instead."""
+    _write_inputs(tmp_path, hour)
+    script = f"""
+import pandas as pd
+from seisbench_genie import GENIE
+from seisbench_genie.runs import associate_long
+d = {str(tmp_path)!r}
+out = associate_long(GENIE.from_pretrained("crustal"), pd.read_csv(d + "/picks.csv"),
+                     pd.read_csv(d + "/stations.csv"), velocity_model=pd.read_csv(d + "/vm.csv"),
+                     chunk_s={CHUNK_S}, n_workers=2, progress=False)
+out.events.to_csv(d + "/events.csv", index=False)
+"""
+    done = subprocess.run([sys.executable, "-"], input=script.encode(), cwd=tmp_path,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    events = pd.read_csv(tmp_path / "events.csv")
+    np.testing.assert_allclose(events["time"], serial.events["time"], rtol=0, atol=1e-6)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

@@ -11,6 +11,7 @@ what is done (:class:`RunStore`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import inspect
 import json
@@ -314,6 +315,34 @@ class _Serial:
         pass
 
 
+@contextlib.contextmanager
+def _main_script_hidden_if_missing() -> Iterator[None]:
+    """While worker processes start: hide the main script's file name when no such file
+    exists (a script read from standard input, ``python -``, as in a batch job's here-
+    document, is named ``<stdin>``).
+
+    A spawned process runs the parent's main script again from its file before it takes a
+    task, and dies when the file does not exist. The workers need nothing from the main
+    script (their task is :func:`_worker_task` of this module), so without a file name they
+    start as they do under a notebook or ``python -c``."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        yield  # no file, or run as a module (python -m): started by module name
+        return
+    # Relative names are resolved against the directory the program started in, as the
+    # spawned process resolves them.
+    start_dir = getattr(multiprocessing.process, "ORIGINAL_DIR", None) or os.getcwd()
+    if os.path.isfile(os.path.join(start_dir, path)):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 class _Processes:
     """Chunks in worker processes (spawned: no state inherited, one thread each)."""
 
@@ -324,7 +353,9 @@ class _Processes:
             initializer=_init_worker, initargs=(context, os.getpid()))
 
     def submit(self, picks: pd.DataFrame) -> cf.Future:
-        return self.pool.submit(_worker_task, picks)
+        # The pool starts its processes as tasks arrive, so within submit.
+        with _main_script_hidden_if_missing():
+            return self.pool.submit(_worker_task, picks)
 
     def wait(self, pending: list) -> tuple[list, list]:
         done, rest = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
