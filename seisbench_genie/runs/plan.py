@@ -3,9 +3,9 @@
 A long run is cut into chunks on a fixed grid of ``chunk_s`` seconds of POSIX time (so with
 86400 s, chunks are UTC days; the default, 21600 s, cuts each UTC day into four). Chunk *k*
 **owns** the events whose origin time falls in its core ``[start, end)``, and it is
-associated on the picks of ``[start - overlap_s, end + overlap_s]``. With ``overlap_s`` at least the longest travel time
-plus the detection window, every event a chunk owns has all its picks in the chunk, and so do
-the events that compete with it for picks.
+associated on the picks of ``[start - overlap_s, end + overlap_s]``. With ``overlap_s`` at
+least the longest travel time plus the detection window, every event a chunk owns has all its
+picks in the chunk, and so do the events that compete with it for picks.
 
 Two chunks can disagree by a fraction of a second about the origin time of an event near
 their common boundary (each sees it with slightly different context): it could then be
