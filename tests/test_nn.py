@@ -49,6 +49,36 @@ def test_features_are_phase_aware_kernels():
     assert f[2] < 1e-10 and f[3] < 1e-10
 
 
+def test_phase_channels_find_the_nearest_labelled_pick_as_a_search_of_their_own_picks():
+    """The P and S channels take their positions from one search among all picks; the
+    nearest labelled pick must be the one a search among that phase's picks finds, also for
+    a shorter index cut from a longer one, duplicate times and stations without picks."""
+    rng = np.random.default_rng(3)
+    n = 400
+    station = torch.as_tensor(rng.integers(0, 7, n))  # station 7 has no picks
+    time = torch.as_tensor(np.round(rng.uniform(0, 600, n), 1))  # rounding makes ties
+    phase = torch.as_tensor(rng.integers(0, 2, n))
+    full = PickIndex(station, time, phase)
+    for index in (full, full.within(200.0, 300.0)):
+        q_station = torch.as_tensor(rng.integers(0, 8, 2000))
+        q_time = torch.as_tensor(rng.uniform(-50, 650, 2000))
+        key, outside = index.query_key(q_station, q_time)
+        position = torch.searchsorted(index.keys["any"], key)
+        for which in ("P", "S"):
+            assert torch.equal(index.channel_position(which, position),
+                               torch.searchsorted(index.keys[which], key))
+            found = index.nearest_offset_key(which, key, outside,
+                                              index.channel_position(which, position))
+            assert torch.equal(found, index.nearest_offset(which, q_station, q_time))
+        # brute force on the full index: the nearest pick of that phase at that station
+        if index is full:
+            for k in range(0, 2000, 97):
+                mine = (station == q_station[k]) & (phase == 0)
+                expected = (time[mine] - q_time[k]).abs().min() if mine.any() else np.inf
+                got = index.nearest_residual("P", q_station[k:k + 1], q_time[k:k + 1])
+                assert float(got[0]) == pytest.approx(float(expected), abs=1e-6)
+
+
 def test_signed_channels_say_on_which_side_the_pick_lies():
     index = PickIndex(torch.tensor([0, 0, 1]), torch.tensor([9.0, 32.0, 50.0],
                       dtype=torch.float64), torch.tensor([0, 1, 0]))

@@ -5,7 +5,8 @@ For a window with reference origin time ``t0`` and a product node (station ``s``
 Gaussian kernels ``exp(-r^2 / 2 kernel_s^2)`` of the residual ``r`` to the nearest pick at ``s``,
 in four channels: any pick vs predicted P, any pick vs predicted S (phase-agnostic), P-labelled
 picks vs predicted P and S-labelled picks vs predicted S (phase-aware). Nearest-pick look-ups
-search one array per channel, sorted by (station, time), with ``torch.searchsorted``
+search the picks sorted by (station, time) with ``torch.searchsorted``, once per predicted
+phase; the phase-aware channels read their positions from the ranks of their picks among all
 (:class:`PickIndex`).
 """
 
@@ -66,8 +67,37 @@ class PickIndex:
         order = torch.argsort(time, stable=True)
         order = order[torch.argsort(station[order], stable=True)]
         station, time, phase = station[order], time[order], phase[order]
-        key = self._key(station, time)
-        self.keys = {"any": key, "P": key[phase == 0], "S": key[phase == 1]}
+        self._set_keys(self._key(station, time), phase)
+
+    def _set_keys(self, key: torch.Tensor, phase: torch.Tensor) -> None:
+        """The search keys of each channel from the sorted ``key`` and ``phase`` (0 = P,
+        1 = S) of all picks, and for P and S the rank of each position of the ``"any"``
+        keys among that channel's keys (:meth:`channel_position`)."""
+        self.phase = phase
+        self.keys = {"any": key}
+        self.rank = {}
+        for name, code in (("P", 0), ("S", 1)):
+            mine = phase == code
+            self.keys[name] = key[mine]
+            self.rank[name] = torch.cat([torch.zeros(1, dtype=torch.long, device=key.device),
+                                         torch.cumsum(mine, 0)])
+
+    def channel_position(self, which: str, position: torch.Tensor) -> torch.Tensor:
+        """Insertion position in channel ``which``'s keys of queries whose insertion position
+        among all picks' keys (``"any"``, as ``torch.searchsorted``) is ``position``: the
+        channel's picks before it. The same as searching that channel's keys, without a
+        second search.
+
+        Examples
+        --------
+        >>> idx = PickIndex(torch.tensor([0, 0, 0]), torch.tensor([1.0, 2.0, 3.0],
+        ...                 dtype=torch.float64), torch.tensor([1, 0, 1]))
+        >>> q = idx.query_key(torch.tensor([0]), torch.tensor([2.5], dtype=torch.float64))[0]
+        >>> pos = torch.searchsorted(idx.keys["any"], q)
+        >>> idx.channel_position("S", pos).tolist(), torch.searchsorted(idx.keys["S"], q).tolist()
+        ([1], [1])
+        """
+        return self.rank[which][position]
 
     def _frame(self, time: torch.Tensor) -> None:
         """Origin, span and stride (s) of the keys for picks at ``time``."""
@@ -120,32 +150,32 @@ class PickIndex:
         hi_s = min(t_max_s - self.origin, self.span)
         stations = torch.arange(self.n_stations, device=device)
         base = stations.to(torch.float64) * self.stride
-        parts = {}
-        for name, keys in self.keys.items():
-            lo = torch.searchsorted(keys, base + lo_s)
-            hi = torch.searchsorted(keys, base + hi_s, right=True)
-            count = (hi - lo).clamp(min=0)  # 0 everywhere when hi_s < lo_s
-            start = torch.cumsum(count, 0) - count
-            total = int(count.sum())
-            pos = torch.arange(total, device=device) + torch.repeat_interleave(
-                lo - start, count, output_size=total)
-            station = torch.repeat_interleave(stations, count, output_size=total)
-            parts[name] = (station, keys[pos] - station.to(torch.float64) * self.stride)
+        keys = self.keys["any"]
+        lo = torch.searchsorted(keys, base + lo_s)
+        hi = torch.searchsorted(keys, base + hi_s, right=True)
+        count = (hi - lo).clamp(min=0)  # 0 everywhere when hi_s < lo_s
+        start = torch.cumsum(count, 0) - count
+        total = int(count.sum())
+        pos = torch.arange(total, device=device) + torch.repeat_interleave(
+            lo - start, count, output_size=total)
+        station = torch.repeat_interleave(stations, count, output_size=total)
+        offset = keys[pos] - station.to(torch.float64) * self.stride
         # Re-keyed with the selected picks' own, shorter span.
-        offset = parts["any"][1]
         first = float(offset.min()) if offset.numel() else 0.0
         new = object.__new__(PickIndex)
         new.n_stations = self.n_stations
         new._frame(offset - first)
         new.origin = self.origin + first
-        new.keys = {name: station.to(torch.float64) * new.stride + (off - first)
-                    for name, (station, off) in parts.items()}
+        new._set_keys(station.to(torch.float64) * new.stride + (offset - first),
+                      self.phase[pos])
         return new
 
     def to(self, device: torch.device | str) -> PickIndex:
         new = object.__new__(PickIndex)
         new.__dict__.update(self.__dict__)
         new.keys = {k: v.to(device) for k, v in self.keys.items()}
+        new.rank = {k: v.to(device) for k, v in self.rank.items()}
+        new.phase = self.phase.to(device)
         return new
 
     def nearest_residual(self, which: str, station: torch.Tensor, time_s: torch.Tensor
@@ -169,15 +199,16 @@ class PickIndex:
         """
         return self.nearest_offset_key(which, *self.query_key(station, time_s))
 
-    def nearest_offset_key(self, which: str, query: torch.Tensor, outside: torch.Tensor
-                           ) -> torch.Tensor:
+    def nearest_offset_key(self, which: str, query: torch.Tensor, outside: torch.Tensor,
+                           position: torch.Tensor | None = None) -> torch.Tensor:
         """As :meth:`nearest_offset`, for the ``query`` keys and ``outside`` offsets (s) of
-        :meth:`query_key`."""
+        :meth:`query_key`; ``position``: the queries' insertion positions in channel
+        ``which``'s keys when already known (see :meth:`channel_position`)."""
         keys = self.keys[which]
         if keys.numel() == 0:
             return torch.full(query.shape, float("inf"), dtype=torch.float64,
                               device=query.device)
-        pos = torch.searchsorted(keys, query.contiguous())
+        pos = torch.searchsorted(keys, query.contiguous()) if position is None else position
         after = keys[pos.clamp(max=keys.numel() - 1)] - query
         before = keys[(pos - 1).clamp(min=0)] - query
         d = torch.where(after.abs() <= before.abs(), after, before)
@@ -240,10 +271,14 @@ def window_features(
     t_s = t0 + travel_s_s.to(torch.float64)[None, :]
     key_p, out_p = index.query_key(pair_station, t_p)
     key_s, out_s = index.query_key(pair_station, t_s)
+    # One search per predicted phase; the phase-aware channels take their positions from it.
+    pos_p = torch.searchsorted(index.keys["any"], key_p)
+    pos_s = torch.searchsorted(index.keys["any"], key_s)
     lookup = index.nearest_offset_key
     res = torch.stack([
-        lookup("any", key_p, out_p), lookup("any", key_s, out_s), lookup("P", key_p, out_p),
-        lookup("S", key_s, out_s),
+        lookup("any", key_p, out_p, pos_p), lookup("any", key_s, out_s, pos_s),
+        lookup("P", key_p, out_p, index.channel_position("P", pos_p)),
+        lookup("S", key_s, out_s, index.channel_position("S", pos_s)),
     ], dim=-1)
     if not signed:
         res = res.abs()

@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seisbench_genie.runs.engine import DEFAULT_CHUNK_S
+
 #: Origin times of a found and a true event within this (s) make a match (the synthetic
 #: benchmark's matching window, ``seisbench_genie.metrics``).
 MATCH_S = 3.0
@@ -272,7 +274,7 @@ class _Sampler(threading.Thread):
 
 
 def run_cell(cache: str | Path, n_days: int, mode: str,
-             chunk_s: float = 86400.0, device: str = "cpu",
+             chunk_s: float = DEFAULT_CHUNK_S, device: str = "cpu",
              workers: int | None = None, workload: str = "crustal",
              rounds: int | None = None) -> dict[str, Any]:
     """Run one (days, mode) cell in this process and measure it (``rounds``: the
@@ -368,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=str(Path.home() / ".cache" / "seisbench_genie" /
                                           "long_run_days"),
                    help="folder of the generated days")
-    p.add_argument("--chunk", type=float, default=86400.0, help="chunk length (s)")
+    p.add_argument("--chunk", type=float, default=DEFAULT_CHUNK_S,
+                   help=f"chunk length (s; default {DEFAULT_CHUNK_S:g}, as associate_long)")
     p.add_argument("--device", default="cpu",
                    help="torch device of the network in each worker (cpu, cuda, auto)")
     p.add_argument("--workers", type=int, default=None,
