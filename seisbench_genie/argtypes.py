@@ -3,8 +3,8 @@ of them so that a bad value gets the same message everywhere.
 
 Examples
 --------
->>> positive_int("3"), count("0"), positive_float("2.5"), probability("0.3")
-(3, 0, 2.5, 0.3)
+>>> positive_int("3"), count("0"), positive_float("2.5"), probability("0.3"), fraction("1")
+(3, 0, 2.5, 0.3, 1.0)
 >>> positive_int("0")
 Traceback (most recent call last):
 ...
@@ -52,4 +52,12 @@ def probability(text: str) -> float:
     value = positive_float(text)
     if not value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in (0, 1] (``argparse`` type)."""
+    value = positive_float(text)
+    if not value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
     return value

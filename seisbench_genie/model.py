@@ -200,6 +200,7 @@ class GENIE(PoochPretrainedModel):
         verify_candidates: bool = _DEFAULTS.verify_candidates,
         detection_grids: int | None = _DEFAULTS.detection_grids,
         rounds: int = _DEFAULTS.rounds,
+        later_round_spacing: float = _DEFAULTS.later_round_spacing,
         batch_size: int | None = _DEFAULTS.batch_size,
         detection_chunk_s: float = _DEFAULTS.detection_chunk_s,
         chunk_s: float = _DEFAULTS.chunk_s,
@@ -295,8 +296,9 @@ class GENIE(PoochPretrainedModel):
             association_threshold=association_threshold, min_picks=min_picks,
             min_p_and_s_stations=min_p_and_s_stations, require_fit=require_fit,
             verify_candidates=verify_candidates, detection_grids=detection_grids,
-            rounds=rounds, batch_size=batch_size, detection_chunk_s=detection_chunk_s, chunk_s=chunk_s,
-            progress=progress, station_term_iterations=station_term_iterations)
+            rounds=rounds, later_round_spacing=later_round_spacing, batch_size=batch_size,
+            detection_chunk_s=detection_chunk_s, chunk_s=chunk_s, progress=progress,
+            station_term_iterations=station_term_iterations)
         auto_terms = isinstance(station_terms, str)
         if auto_terms and station_terms != AUTO:
             raise ValueError(f"station_terms: must be a DataFrame, None or {AUTO!r}, got "

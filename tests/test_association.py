@@ -127,7 +127,8 @@ def test_bad_arguments_name_the_culprit(model, day):
         model.classify(picks, day.stations, threshhold=0.3)
     for name, bad in (("association_threshold", 1.5), ("detection_threshold", "high"),
                       ("min_picks", 0), ("min_p_and_s_stations", -1), ("require_fit", "yes"),
-                      ("chunk_s", 0.0), ("batch_size", 2.5), ("rounds", 0)):
+                      ("chunk_s", 0.0), ("batch_size", 2.5), ("rounds", 0),
+                      ("later_round_spacing", 0.0), ("later_round_spacing", 1.5)):
         with pytest.raises(ValueError, match=name):
             model.classify(picks, day.stations, **{name: bad})
     for region in ({"latitude": (35, 36)}, {"depth_km": (0, 10), "radius": 3},
@@ -596,15 +597,18 @@ def test_verified_candidates_find_the_events(model, day, result):
 
 @pytest.fixture
 def grid_shifts(monkeypatch):
-    """The ``grid_shift`` of every node grid the pipeline builds, in order."""
+    """The ``grid_shift`` of every node grid at the model's spacing (the first round's) the
+    pipeline builds, in order."""
     from seisbench_genie.association import pipeline
 
     shifts = []
     node_grid = pipeline.NodeGrid
 
-    def recording_grid(*args, grid_shift=0.0, **kwargs):
-        shifts.append(grid_shift)
-        return node_grid(*args, grid_shift=grid_shift, **kwargs)
+    def recording_grid(*args, grid_shift=0.0, spacing_factor=1.0, **kwargs):
+        if spacing_factor == 1.0:
+            shifts.append(grid_shift)
+        return node_grid(*args, grid_shift=grid_shift, spacing_factor=spacing_factor,
+                         **kwargs)
 
     monkeypatch.setattr(pipeline, "NodeGrid", recording_grid)
     return shifts
@@ -749,3 +753,89 @@ def test_node_levels_never_coarser_than_training(model, local_day, depth_km):
     # and no more levels than needed
     assert len(levels) == max(1, int(np.ceil((depth_km[1] - depth_km[0]) / trained_spacing
                                              - 1e-9)))
+
+
+def grid_spacings_built(monkeypatch) -> list[float]:
+    """The spacing factor of every node grid the pipeline builds, in order (a list filled
+    as the association runs)."""
+    from seisbench_genie.association import pipeline
+
+    built = []
+    node_grid = pipeline.NodeGrid
+    monkeypatch.setattr(pipeline, "NodeGrid", lambda *a, spacing_factor=1.0, **k: built.append(
+        spacing_factor) or node_grid(*a, spacing_factor=spacing_factor, **k))
+    return built
+
+
+def test_later_rounds_search_a_finer_grid_over_the_same_volume(model, local_day, monkeypatch):
+    """The rounds after the first build their own grid at ``later_round_spacing`` of the
+    model's node spacing: half as far between nodes horizontally, the same depth levels, the
+    same box and location bounds; at 1 they reuse the first round's grid."""
+    from scipy.spatial import cKDTree
+
+    from seisbench_genie.association import AssociationParams, associate_table
+    from seisbench_genie.association.inputs import NodeGrid
+
+    table, region, bound = local_day
+    spacing = model.network.scale.node_spacing_km
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coarse = NodeGrid(model.network, bound, region)
+        fine = NodeGrid(model.network, bound, region, spacing_factor=0.5)
+    assert fine.scale.node_spacing_km == 0.5 * spacing
+    xyz_coarse, xyz_fine = coarse.graph.source_xyz.numpy(), fine.graph.source_xyz.numpy()
+    for xyz, expected in ((xyz_coarse, spacing), (xyz_fine, 0.5 * spacing)):
+        level = xyz[xyz[:, 2] == xyz[0, 2], :2]
+        nearest = cKDTree(level).query(level, k=2)[0][:, 1]
+        assert np.allclose(nearest, expected, rtol=0.1)
+    assert np.allclose(np.unique(xyz_fine[:, 2]), np.unique(xyz_coarse[:, 2]))
+    assert fine.location_bounds() == coarse.location_bounds()
+    for axis, (lo, hi) in enumerate((region.x_km, region.y_km)):
+        box = (lo - 0.5 * spacing, hi + 0.5 * spacing)  # the box both grids tile
+        assert box[0] < xyz_fine[:, axis].min() < xyz_coarse[:, axis].min() + 1e-9
+        assert xyz_coarse[:, axis].max() - 1e-9 < xyz_fine[:, axis].max() < box[1]
+
+    built = grid_spacings_built(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        events, _ = associate_table(model.network, bound, region, table,
+                                    AssociationParams(detection_grids=1,
+                                                      later_round_spacing=0.5))
+        assert len(events) > 0 and built == [1.0, 0.5]  # the second round's own grid
+        built.clear()
+        associate_table(model.network, bound, region, table,
+                        AssociationParams(detection_grids=1, later_round_spacing=1.0))
+    assert built == [1.0]  # the first round's grid, reused
+
+
+def test_later_round_spacing_follows_the_station_spacing(model, local_day, monkeypatch):
+    """By default the later rounds' nodes are as far apart as the stations are from their
+    nearest neighbour, never finer than half the model's spacing nor coarser than it: a
+    network denser than the nodes gets a finer later grid, a sparse one the model's."""
+    from seisbench_genie.association import AssociationParams, associate_table
+    from seisbench_genie.association.rounds import (
+        FINEST_LATER_ROUND_SPACING,
+        later_round_spacing_factor,
+    )
+
+    table, region, bound = local_day
+    spacing = model.network.scale.node_spacing_km
+    xyz = bound.station_xyz_km.numpy()
+    nearest = np.sqrt(((xyz[:, None, :2] - xyz[None, :, :2]) ** 2).sum(-1))
+    nearest = np.median(np.where(np.eye(len(xyz), dtype=bool), np.inf, nearest).min(1))
+    assert later_round_spacing_factor(xyz, spacing) == pytest.approx(
+        min(1.0, max(FINEST_LATER_ROUND_SPACING, nearest / spacing)))
+    # Squeezed or spread about their centre, the same stations get a finer or the model's grid.
+    centre = xyz.mean(0)
+    dense = centre + (xyz - centre) * 0.1 * spacing / nearest
+    sparse = centre + (xyz - centre) * 2.0 * spacing / nearest
+    assert later_round_spacing_factor(dense, spacing) == FINEST_LATER_ROUND_SPACING
+    assert later_round_spacing_factor(sparse, spacing) == 1.0
+    assert later_round_spacing_factor(xyz[:1], spacing) == 1.0  # one station: no neighbour
+
+    built = grid_spacings_built(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        associate_table(model.network, bound, region, table, AssociationParams(detection_grids=1))
+    expected = later_round_spacing_factor(xyz, spacing)
+    assert built == ([1.0] if expected == 1.0 else [1.0, expected])

@@ -435,6 +435,20 @@ def test_region_margin_option_reaches_classify_and_conflicts_with_region(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_later_round_spacing_option_reaches_classify_and_is_checked(tmp_path, capsys):
+    from seisbench_genie.runs.cli import classify_kwargs
+
+    parser = build_parser()
+    base = ["associate", "p.csv", "--stations", "s.csv", "--out", str(tmp_path / "out")]
+    assert classify_kwargs(parser.parse_args(base))["later_round_spacing"] is None  # automatic
+    given = parser.parse_args(base + ["--later-round-spacing", "1"])
+    assert classify_kwargs(given)["later_round_spacing"] == 1.0
+    for bad in ("0", "1.5", "half"):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(base + ["--later-round-spacing", bad])
+        assert exc.value.code == 2 and "--later-round-spacing" in capsys.readouterr().err
+
+
 def test_device_option_reaches_classify_and_a_missing_gpu_is_named(tmp_path, capsys):
     from seisbench_genie.runs.cli import classify_kwargs
 

@@ -4,6 +4,7 @@ grid with its product graph and travel times (one per grid shift)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -123,23 +124,36 @@ class NodeGrid:
         Search volume (local km).
     grid_shift
         Shift of every node along x and y, as a fraction of the node spacing.
+    spacing_factor
+        Horizontal node spacing as a fraction of the model's ``node_spacing_km``; the depth
+        levels stay the model's (``depth_spacing_factor`` is divided by it). The grid's
+        ``scale`` carries the spacing, so the stages that read it (suppression, refinement,
+        provisional relocation) work at this spacing; the nodes cover the same box, and
+        locations have the same bounds, as at the model's spacing.
 
     Examples
     --------
     >>> # built by seisbench_genie.association.associate_table
     """
 
-    def __init__(self, network: GENIENetwork, bound, region: Region, grid_shift: float = 0.0):
+    def __init__(self, network: GENIENetwork, bound, region: Region, grid_shift: float = 0.0,
+                 spacing_factor: float = 1.0):
         sc = network.scale
+        #: The model's node spacing (km): it sets how far outside the region nodes and
+        #: locations reach, whatever this grid's spacing.
+        self.model_spacing_km = sc.node_spacing_km
+        if spacing_factor != 1.0:
+            sc = replace(sc, node_spacing_km=sc.node_spacing_km * spacing_factor,
+                         depth_spacing_factor=sc.depth_spacing_factor / spacing_factor)
         self.network, self.bound, self.region, self.scale = network, bound, region, sc
         self.shift = float(grid_shift)
         sta = bound.station_xyz_km.to(torch.float64).numpy()
         # Nodes are cell centres, half a spacing inside the box they tile: the box is widened
-        # by half a spacing so that an event at the region's edge is as close to a node as
-        # one inside (its location may then fall up to that far outside the region). A
-        # shifted grid has every node moved along x and y: between the first grid's nodes,
-        # and as far past the region's far edges.
-        h = 0.5 * sc.node_spacing_km
+        # by half the model's spacing so that an event at the region's edge is as close to a
+        # node as one inside (its location may then fall up to that far outside the region);
+        # a finer grid covers the same box. A shifted grid has every node moved along x and
+        # y: between the first grid's nodes, and as far past the region's far edges.
+        h = 0.5 * self.model_spacing_km
         shift = grid_shift * sc.node_spacing_km
         nodes = source_nodes((region.x_km[0] - h + shift, region.x_km[1] + h + shift),
                              (region.y_km[0] - h + shift, region.y_km[1] + h + shift),
@@ -174,5 +188,6 @@ class NodeGrid:
         return torch.zeros(g.n_sources, 0, dtype=torch.long)
 
     def location_bounds(self) -> tuple[tuple[float, float], ...]:
-        """Bounds of a location: the region +- one node spacing horizontally, depth >= 0."""
-        return self.region.location_bounds(self.scale.node_spacing_km)
+        """Bounds of a location: the region +- the model's node spacing horizontally,
+        depth >= 0 (the same for a finer grid)."""
+        return self.region.location_bounds(self.model_spacing_km)

@@ -112,6 +112,18 @@ class AssociationParams:
         up to 0.10 more of the 10-15-pick events at the same precision (``docs/benchmarks.md``).
         It costs up to about 30 % more time where the leftover picks are many (dense
         networks, crowded days), nothing measurable elsewhere; 1: one round."""))
+    later_round_spacing: float | None = field(default=None, metadata=_doc("""
+        Node spacing of the rounds after the first, as a fraction of the model's
+        ``node_spacing_km`` (the depth levels stay the model's). What the first round leaves
+        is mostly small events seen by the few stations nearest to them, which a node
+        further away than those stations misses where the stations are closer together than
+        the nodes; the later rounds' stricter fit check and piece removal keep the finer
+        grid's extra false events out. None: from the stations with picks, their median
+        distance to the nearest other station over the model's node spacing, between 0.5
+        and 1 (:func:`~seisbench_genie.association.rounds.later_round_spacing_factor`); on a
+        network as sparse as the nodes, 1 (the model's spacing in every round). See
+        ``docs/benchmarks.md`` ("A finer node grid in the later rounds") for what it gains
+        and costs."""))
     batch_size: int | None = field(default=None, metadata=_doc("""
         Windows per network call. None: from the size of the product graph (on a CPU,
         batches of about 32k station-source pairs keep the network's arrays in cache, about
@@ -145,6 +157,12 @@ class AssociationParams:
         set_(self, "station_term_iterations",
              _whole(self.station_term_iterations, "station_term_iterations", minimum=1))
         set_(self, "rounds", _whole(self.rounds, "rounds", minimum=1))
+        if self.later_round_spacing is not None:
+            spacing = _number(self.later_round_spacing, "later_round_spacing")
+            if not 0 < spacing <= 1:
+                raise ValueError(f"later_round_spacing: must be None or in (0, 1], got "
+                                 f"{spacing}")
+            set_(self, "later_round_spacing", spacing)
         for name in ("detection_grids", "batch_size"):
             value = getattr(self, name)
             set_(self, name, None if value is None else _whole(value, name, minimum=1))

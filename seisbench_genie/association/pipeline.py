@@ -58,7 +58,12 @@ from seisbench_genie.association.merge import merge_duplicates
 from seisbench_genie.association.params import AssociationParams, Region
 from seisbench_genie.association.queries import embed, verify
 from seisbench_genie.association.relocation import relocate_provisional
-from seisbench_genie.association.rounds import add_round, leftover_picks, without_pieces
+from seisbench_genie.association.rounds import (
+    add_round,
+    later_round_spacing_factor,
+    leftover_picks,
+    without_pieces,
+)
 from seisbench_genie.association.tables import empty_tables, event_tables
 from seisbench_genie.association.trace import paused, record
 from seisbench_genie.nn.network import GENIENetwork
@@ -92,18 +97,23 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
     --------
     >>> # see seisbench_genie.GENIE.classify, which wraps this function
     """
-    grids: dict[float, NodeGrid] = {}  # by shift, shared by the rounds
+    grids: dict[tuple[float, float], NodeGrid] = {}  # by (shift, spacing factor)
     events, assignments = associate_round(network, bound, region, picks, params, grids=grids)
-    # 13. Later rounds on the picks that no event holds (their stages are not recorded: the
+    # 13. Later rounds on the picks that no event holds, on a finer node grid where the
+    #     stations are closer together than the nodes (their stages are not recorded: the
     #     stage record stays the first round's).
     rest, later = picks, replace(params, progress=False)
+    spacing = later_round_spacing_factor(bound.station_xyz_km.cpu().numpy(),
+                                         network.scale.node_spacing_km,
+                                         params.later_round_spacing)
     for _ in range(1, params.rounds):
         if len(events) == 0:
             break
         rest = leftover_picks(rest, assignments)
         with paused():
-            new_events, new_assignments = associate_round(network, bound, region, rest, later,
-                                                          leftover=True, grids=grids)
+            new_events, new_assignments = associate_round(
+                network, bound, region, rest, later, leftover=True, grids=grids,
+                spacing_factor=spacing)
         new_events, new_assignments = without_pieces(bound, events, new_events, new_assignments,
                                                      rest, network.scale.max_distance_km)
         if len(new_events) == 0:
@@ -114,14 +124,16 @@ def associate_table(network: GENIENetwork, bound, region: Region, picks: pd.Data
 
 def associate_round(network: GENIENetwork, bound, region: Region, picks: pd.DataFrame,
                     params: AssociationParams, leftover: bool = False,
-                    grids: dict[float, NodeGrid] | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    grids: dict[tuple[float, float], NodeGrid] | None = None,
+                    spacing_factor: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 1-12 once: :func:`associate_table` without later rounds.
 
     ``leftover``: the picks are what earlier rounds left (the fit check then asks every
     event to beat chance coincidences, see
     :func:`~seisbench_genie.association.credibility.credible_sources`). ``grids``: node
-    grids by shift, built when missing and added (a cache shared by the rounds).
+    grids by (shift, spacing factor), built when missing and added (a cache shared by the
+    rounds). ``spacing_factor``: node spacing as a fraction of the model's (see
+    :class:`~seisbench_genie.association.inputs.NodeGrid`).
 
     Examples
     --------
@@ -134,9 +146,10 @@ def associate_round(network: GENIENetwork, bound, region: Region, picks: pd.Data
     grids = {} if grids is None else grids
 
     def node_grid(shift: float) -> NodeGrid:
-        if shift not in grids:
-            grids[shift] = NodeGrid(network, bound, region, grid_shift=shift)
-        return grids[shift]
+        if (shift, spacing_factor) not in grids:
+            grids[shift, spacing_factor] = NodeGrid(network, bound, region, grid_shift=shift,
+                                                    spacing_factor=spacing_factor)
+        return grids[shift, spacing_factor]
 
     first = node_grid(0.0)
     pick_set = PickSet(picks, first.device)

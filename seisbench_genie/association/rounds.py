@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
+from scipy.spatial import cKDTree
 
 from seisbench_genie.nn.candidates import (
     S_TOLERANCE_FACTOR,
@@ -47,6 +48,53 @@ PIECE_SHARE = 0.5
 #: Seconds before an origin time and after its latest predicted S arrival within which picks
 #: are compared with its arrivals (a margin for the tolerance, which stays below it).
 ARRIVAL_MARGIN_S = 5.0
+#: The finest node spacing of a later round, as a fraction of the model's. Measured on the
+#: synthetic days of ``docs/benchmarks.md`` ("A finer node grid in the later rounds"): on
+#: very dense arrays 0.7 found fewer small events than 0.5, and a grid as fine as that in
+#: the first round already split many events into pieces; each halving quadruples the
+#: nodes, and with them a later round's time.
+FINEST_LATER_ROUND_SPACING = 0.5
+
+
+def later_round_spacing_factor(station_xyz_km: np.ndarray, node_spacing_km: float,
+                               given: float | None = None) -> float:
+    """Node spacing of the later rounds as a fraction of the model's ``node_spacing_km``.
+
+    ``given`` (a fraction in (0, 1]) is returned as it is. None: the stations' median
+    distance to their nearest other station (epicentral, km) over ``node_spacing_km``,
+    between :data:`FINEST_LATER_ROUND_SPACING` and 1. A small event seen only by the
+    stations nearest to it is missed by a node farther from it than those stations are
+    from each other; on a network as sparse as the nodes a finer grid adds only time.
+
+    Parameters
+    ----------
+    station_xyz_km
+        Station positions (n, 3 or more; x and y in km are the first two columns).
+    node_spacing_km
+        The model's horizontal node spacing (km).
+    given
+        An explicit fraction, or None for the rule above.
+
+    Examples
+    --------
+    >>> xy = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    >>> later_round_spacing_factor(xy, node_spacing_km=25.0)
+    0.5
+    >>> later_round_spacing_factor(xy * 2, node_spacing_km=25.0)
+    0.8
+    >>> later_round_spacing_factor(xy * 4, node_spacing_km=25.0)
+    1.0
+    >>> later_round_spacing_factor(xy, node_spacing_km=25.0, given=1.0)
+    1.0
+    """
+    if given is not None:
+        return float(given)
+    xy = np.asarray(station_xyz_km, dtype=float)[:, :2]
+    if len(xy) < 2:
+        return 1.0
+    nearest_km, _ = cKDTree(xy).query(xy, k=2)
+    ratio = float(np.median(nearest_km[:, 1])) / node_spacing_km
+    return float(min(1.0, max(FINEST_LATER_ROUND_SPACING, ratio)))
 
 
 def explained_picks(bound, events: pd.DataFrame, picks: pd.DataFrame, max_distance_km: float,

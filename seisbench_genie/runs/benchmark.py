@@ -276,9 +276,11 @@ class _Sampler(threading.Thread):
 def run_cell(cache: str | Path, n_days: int, mode: str,
              chunk_s: float = DEFAULT_CHUNK_S, device: str = "cpu",
              workers: int | None = None, workload: str = "crustal",
-             rounds: int | None = None) -> dict[str, Any]:
-    """Run one (days, mode) cell in this process and measure it (``rounds``: the
-    association's, default that of :meth:`~seisbench_genie.GENIE.classify`).
+             rounds: int | None = None,
+             later_round_spacing: float | None = None) -> dict[str, Any]:
+    """Run one (days, mode) cell in this process and measure it (``rounds`` and
+    ``later_round_spacing``: the association's, default those of
+    :meth:`~seisbench_genie.GENIE.classify`).
 
     Examples
     --------
@@ -309,6 +311,8 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
     kwargs: dict[str, Any] = {} if device == "cpu" else {"device": device}
     if rounds is not None:
         kwargs["rounds"] = rounds
+    if later_round_spacing is not None:
+        kwargs["later_round_spacing"] = later_round_spacing
     if mode == "cores":
         workers = workers or default_workers()
         kwargs["n_workers"] = workers
@@ -344,6 +348,7 @@ def run_cell(cache: str | Path, n_days: int, mode: str,
     gb = 1024.0 ** 3
     return {"workload": workload, "days": n_days, "mode": mode, "workers": workers,
             "device": device, "rounds": kwargs.get("rounds", "default"),
+            "later_round_spacing": kwargs.get("later_round_spacing", "default"),
             "chunk_s": chunk_s,
             "chunks": len(out.chunks), "picks": len(picks),
             "events": len(out.events), "true_events": len(truth),
@@ -385,12 +390,16 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: the shipped crustal.yaml)")
     p.add_argument("--rounds", type=int, default=None,
                    help="rounds of the association (default: classify's, 2)")
+    p.add_argument("--later-round-spacing", type=float, default=None,
+                   help="node spacing of the later rounds as a fraction of the model's "
+                        "(default: classify's, from the stations)")
     p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
     p.add_argument("--cell", nargs=2, metavar=("DAYS", "MODE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.cell:
         print(json.dumps(run_cell(args.cache, int(args.cell[0]), args.cell[1], args.chunk,
-                                  args.device, args.workers, args.workload, args.rounds)),
+                                  args.device, args.workers, args.workload, args.rounds,
+                                  args.later_round_spacing)),
               flush=True)
         return 0
     days = [int(d) for d in args.days.split(",")]
@@ -413,7 +422,10 @@ def main(argv: list[str] | None = None) -> int:
                                   *([] if args.workers is None else
                                     ["--workers", str(args.workers)]),
                                   *([] if args.rounds is None else
-                                    ["--rounds", str(args.rounds)])],
+                                    ["--rounds", str(args.rounds)]),
+                                  *([] if args.later_round_spacing is None else
+                                    ["--later-round-spacing",
+                                     str(args.later_round_spacing)])],
                                  capture_output=True, text=True, env=env)
             if res.returncode != 0:
                 print(res.stderr[-3000:], file=sys.stderr)

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from seisbench_genie.argtypes import count, positive_float, positive_int, probability
+from seisbench_genie.argtypes import count, fraction, positive_float, positive_int, probability
 
 PROG = "seisbench-genie associate"
 #: Seconds to wait for a Dask scheduler to answer before giving up (a scheduler on the same
@@ -146,6 +146,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "no event found so far holds and finds events that others hid "
                           "(default: 2; 1 takes up to about a fifth less time on dense "
                           "networks)")
+    thr.add_argument("--later-round-spacing", type=fraction, default=None, metavar="F",
+                     help="node spacing of the rounds after the first, as a fraction (0-1] of "
+                          "the model's; they look for the small events the first round left "
+                          "(default: the stations' median nearest-station distance over the "
+                          "model's node spacing, between 0.5 and 1; 1 is fastest)")
 
     run = parser.add_argument_group("how to run")
     run.add_argument("--chunk", type=positive_float, default=DEFAULT_CHUNK_S, metavar="S",
@@ -203,7 +208,8 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "association_threshold": args.association_threshold, "min_picks": args.min_picks,
         "min_p_and_s_stations": args.min_p_and_s_stations,
-        "detection_grids": args.detection_grids, "rounds": args.rounds}
+        "detection_grids": args.detection_grids, "rounds": args.rounds,
+        "later_round_spacing": args.later_round_spacing}
     if args.detection_threshold is not None:
         kwargs["detection_threshold"] = args.detection_threshold
     if args.region is not None:
