@@ -110,13 +110,14 @@ class AssociationParams:
         earlier event's arrivals (a piece of it) is dropped. It finds events that other
         events' arrivals hid from the network: on synthetic days crowded with small events,
         up to 0.10 more of the 10-15-pick events at the same precision (``docs/benchmarks.md``).
-        It costs up to about 30 % more time where the leftover picks are many (dense
-        networks, crowded days), nothing measurable elsewhere; 1: one round."""))
+        At the model's node spacing it costs up to about 30 % more time where the leftover
+        picks are many (dense networks, crowded days), nothing measurable elsewhere; on a
+        finer grid (``later_round_spacing``) up to about 70 %; 1: one round."""))
     later_round_spacing: float | None = field(default=None, metadata=_doc("""
         Node spacing of the rounds after the first, as a fraction of the model's
         ``node_spacing_km`` (the depth levels stay the model's). What the first round leaves
         is mostly small events seen by the few stations nearest to them, which a node
-        further away than those stations misses where the stations are closer together than
+        farther away than those stations misses where the stations are closer together than
         the nodes; the later rounds' stricter fit check and piece removal keep the finer
         grid's extra false events out. None: from the stations with picks, their median
         distance to the nearest other station over the model's node spacing, between 0.5

@@ -144,7 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--rounds", type=positive_int, default=2, metavar="N",
                      help="rounds of the association; each later one runs on the picks that "
                           "no event found so far holds and finds events that others hid "
-                          "(default: 2; 1 takes up to about a fifth less time on dense "
+                          "(default: 2; 1 takes up to about half the time on dense "
                           "networks)")
     thr.add_argument("--later-round-spacing", type=fraction, default=None, metavar="F",
                      help="node spacing of the rounds after the first, as a fraction (0-1] of "
