@@ -832,6 +832,11 @@ def test_later_round_spacing_follows_the_station_spacing(model, local_day, monke
     assert later_round_spacing_factor(dense, spacing) == FINEST_LATER_ROUND_SPACING
     assert later_round_spacing_factor(sparse, spacing) == 1.0
     assert later_round_spacing_factor(xyz[:1], spacing) == 1.0  # one station: no neighbour
+    # Two instruments per site (location codes) are one site: the spacing is the sites'.
+    for network in (xyz, sparse):
+        twice = np.vstack([network, network + [0.01, 0.0, 0.0]])
+        assert later_round_spacing_factor(twice, spacing) == pytest.approx(
+            later_round_spacing_factor(network, spacing))
 
     built = grid_spacings_built(monkeypatch)
     with warnings.catch_warnings():

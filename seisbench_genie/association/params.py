@@ -120,8 +120,9 @@ class AssociationParams:
         farther away than those stations misses where the stations are closer together than
         the nodes; the later rounds' stricter fit check and piece removal keep the finer
         grid's extra false events out. None: from the stations with picks, their median
-        distance to the nearest other station over the model's node spacing, between 0.5
-        and 1 (:func:`~seisbench_genie.association.rounds.later_round_spacing_factor`); on a
+        distance to the nearest station at another site over the model's node spacing,
+        between 0.5 and 1
+        (:func:`~seisbench_genie.association.rounds.later_round_spacing_factor`); on a
         network as sparse as the nodes, 1 (the model's spacing in every round). See
         ``docs/benchmarks.md`` ("A finer node grid in the later rounds") for what it gains
         and costs."""))

@@ -54,6 +54,14 @@ ARRIVAL_MARGIN_S = 5.0
 #: the first round already split many events into pieces; each halving quadruples the
 #: nodes, and with them a later round's time.
 FINEST_LATER_ROUND_SPACING = 0.5
+#: Stations closer together than this (km) are one site when the station spacing is measured:
+#: instruments sharing a site under different location codes (a broadband sensor and an
+#: accelerometer, say) would otherwise make a sparse network look dense. 50 m is below the
+#: spacing of any array the models cover and above a site's GPS scatter.
+SAME_SITE_KM = 0.05
+#: Neighbours searched for a station's nearest other site: more instruments than this at one
+#: site would hide it (8 is more than any site's location codes hold).
+SITE_NEIGHBOURS = 8
 
 
 def later_round_spacing_factor(station_xyz_km: np.ndarray, node_spacing_km: float,
@@ -61,8 +69,9 @@ def later_round_spacing_factor(station_xyz_km: np.ndarray, node_spacing_km: floa
     """Node spacing of the later rounds as a fraction of the model's ``node_spacing_km``.
 
     ``given`` (a fraction in (0, 1]) is returned as it is. None: the stations' median
-    distance to their nearest other station (epicentral, km) over ``node_spacing_km``,
-    between :data:`FINEST_LATER_ROUND_SPACING` and 1. A small event seen only by the
+    distance to their nearest other station (epicentral, km; stations within
+    :data:`SAME_SITE_KM` of each other count as one site) over ``node_spacing_km``, between
+    :data:`FINEST_LATER_ROUND_SPACING` and 1. A small event seen only by the
     stations nearest to it is missed by a node farther from it than those stations are
     from each other; on a network as sparse as the nodes a finer grid adds only time.
 
@@ -84,16 +93,24 @@ def later_round_spacing_factor(station_xyz_km: np.ndarray, node_spacing_km: floa
     0.8
     >>> later_round_spacing_factor(xy * 4, node_spacing_km=25.0)
     1.0
+    >>> later_round_spacing_factor(np.vstack([xy, xy]) * 4, node_spacing_km=25.0)  # two per site
+    1.0
     >>> later_round_spacing_factor(xy, node_spacing_km=25.0, given=1.0)
     1.0
     """
     if given is not None:
         return float(given)
     xy = np.asarray(station_xyz_km, dtype=float)[:, :2]
-    if len(xy) < 2:
+    k = min(len(xy), SITE_NEIGHBOURS + 1)
+    if k < 2:
         return 1.0
-    nearest_km, _ = cKDTree(xy).query(xy, k=2)
-    ratio = float(np.median(nearest_km[:, 1])) / node_spacing_km
+    distance_km, _ = cKDTree(xy).query(xy, k=k)
+    # Each station's nearest neighbour at another site (inf: none among its k nearest).
+    nearest_km = np.where(distance_km > SAME_SITE_KM, distance_km, np.inf).min(axis=1)
+    nearest_km = nearest_km[np.isfinite(nearest_km)]
+    if len(nearest_km) == 0:
+        return 1.0
+    ratio = float(np.median(nearest_km)) / node_spacing_km
     return float(min(1.0, max(FINEST_LATER_ROUND_SPACING, ratio)))
 
 
