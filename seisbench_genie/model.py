@@ -200,7 +200,7 @@ class GENIE(PoochPretrainedModel):
         verify_candidates: bool = _DEFAULTS.verify_candidates,
         detection_grids: int | None = _DEFAULTS.detection_grids,
         rounds: int = _DEFAULTS.rounds,
-        later_round_spacing: float = _DEFAULTS.later_round_spacing,
+        later_round_spacing: float | None = _DEFAULTS.later_round_spacing,
         batch_size: int | None = _DEFAULTS.batch_size,
         detection_chunk_s: float = _DEFAULTS.detection_chunk_s,
         chunk_s: float = _DEFAULTS.chunk_s,

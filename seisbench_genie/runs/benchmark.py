@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seisbench_genie.argtypes import fraction
 from seisbench_genie.runs.engine import DEFAULT_CHUNK_S
 
 #: Origin times of a found and a true event within this (s) make a match (the synthetic
@@ -390,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: the shipped crustal.yaml)")
     p.add_argument("--rounds", type=int, default=None,
                    help="rounds of the association (default: classify's, 2)")
-    p.add_argument("--later-round-spacing", type=float, default=None,
+    p.add_argument("--later-round-spacing", type=fraction, default=None,
                    help="node spacing of the later rounds as a fraction of the model's "
                         "(default: classify's, from the stations)")
     p.add_argument("--out", default=None, help="CSV file of the results (appended to)")
