@@ -352,6 +352,7 @@ def test_killed_run_resumes_to_the_uninterrupted_catalog(killed_and_resumed, ser
     assert k.rc == 0
     summary = json.loads((k.out / "summary.json").read_text())
     assert summary["chunks_resumed"] == k.done_before and summary["chunks"] == 5
+    assert summary["days"] == 2  # the UTC days of the picks
     events = pd.read_csv(k.out / "events.csv")
     assert events["time_s"].tolist() == serial.events["time"].tolist()
     assert events["latitude"].tolist() == serial.events["latitude"].tolist()

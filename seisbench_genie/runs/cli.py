@@ -297,6 +297,8 @@ def run(args: argparse.Namespace) -> int:
     >>> run(args)  # doctest: +SKIP
     0
     """
+    import numpy as np
+
     from seisbench_genie.benchmark.genie_runner import load_model
     from seisbench_genie.runs.engine import default_workers, model_sha256, run_chunks
     from seisbench_genie.runs.files import (
@@ -331,8 +333,11 @@ def run(args: argparse.Namespace) -> int:
                                    n_workers=args.workers, client=client, out=args.out,
                                    progress=args.progress, **kwargs)
             chunks = chunk_run.chunks
-            days = int(len({int(k) for k in (chunks["start"] // 86400).tolist()}
-                           | {int(k) for k in ((chunks["end"] - 1e-6) // 86400).tolist()}))
+            # UTC days that hold picks (the chunks also reach into the day before the
+            # first pick, for the arrivals of earlier origins, and past the last one).
+            t = chunk_run.picks.time
+            t = t[(t >= chunk_run.start) & (t < chunk_run.end)]
+            days = int(np.unique(np.floor(t / 86400.0)).size)
             writers = ((args.workers or default_workers()) if days >= PARALLEL_WRITE_MIN_DAYS
                        else 1)
             # Each day's files, then the merged ones, appear whole (temporary name, renamed);
