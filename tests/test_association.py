@@ -3,6 +3,7 @@
 import io
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import obspy
@@ -250,7 +251,24 @@ def test_from_pretrained_uses_the_shipped_weights_offline(tmp_path, monkeypatch)
         GENIE.from_pretrained("no_such_model")
 
 
-def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local_day):
+@pytest.fixture(scope="module")
+def window_grid(model, local_day):
+    """The day's node grid, picks and global window grid: (grid, picks, step s, t_start s,
+    number of windows)."""
+    from seisbench_genie.association.inputs import NodeGrid, PickSet
+
+    table, region, bound = local_day
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grid = NodeGrid(model.network, bound, region)
+        picks = PickSet(table)
+    step = grid.scale.window_step_s
+    t_start = float(picks.time_s.min()) - grid.max_travel_s - step
+    n_win = int(np.ceil((float(picks.time_s.max()) - t_start) / step)) + 1
+    return SimpleNamespace(grid=grid, picks=picks, step=step, t_start=t_start, n_win=n_win)
+
+
+def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, window_grid):
     """The source field is evaluated on every other window, then next to high windows; the
     detections must be those of the field evaluated on every candidate window."""
     import torch
@@ -264,17 +282,11 @@ def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local
         peak_estimate,
         source_field,
     )
-    from seisbench_genie.association.inputs import NodeGrid, PickSet
-
-    table, region, bound = local_day
+    wg = window_grid
+    grid, picks, step, t_start, n_win = wg.grid, wg.picks, wg.step, wg.t_start, wg.n_win
     params = AssociationParams(detection_threshold=0.4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        grid = NodeGrid(model.network, bound, region)
-        picks = PickSet(table)
-        step = grid.scale.window_step_s
-        t_start = float(picks.time_s.min()) - grid.max_travel_s - step
-        n_win = int(np.ceil((float(picks.time_s.max()) - t_start) / step)) + 1
         peaks = detect_windows(grid, picks, params, params.detection_threshold, t_start, 0,
                                n_win)
         w, n = peaks.window, peaks.node
@@ -297,6 +309,33 @@ def test_coarse_to_fine_detection_finds_the_peaks_of_the_full_field(model, local
     found = sorted(zip(w.tolist(), n.tolist(), strict=True))
     expected = sorted(zip(w_ref[ok].tolist(), n_ref[ok].tolist(), strict=True))
     assert found == expected
+
+
+def test_candidate_windows_need_stations_with_p_and_s(day, window_grid):
+    """With ``min_p_and_s``, a window is a candidate only where stations back-project both a
+    P and an S pick: every event of the day keeps its origin window, P picks alone make
+    no candidate, and the stricter rule never adds a window."""
+    import torch
+
+    from seisbench_genie.association.detection import candidate_windows
+
+    wg = window_grid
+    grid, picks, step, t_start, n_win = wg.grid, wg.picks, wg.step, wg.t_start, wg.n_win
+
+    def candidates(sel: torch.Tensor, min_p_and_s: int) -> torch.Tensor:
+        return candidate_windows(picks.station[sel], picks.time_s[sel], grid.graph, grid.tp,
+                                 grid.ts, t_start, n_win, step, 7, picks.phase[sel],
+                                 min_p_and_s)
+
+    every = torch.ones(len(picks.time_s), dtype=torch.bool)
+    loose, strict = candidates(every, 0), candidates(every, 2)
+    assert bool((strict <= loose).all()) and int(strict.sum()) < int(loose.sum())
+    origin_window = np.round((day.events["time"].to_numpy() - picks.t_ref - t_start)
+                             / step).astype(int)
+    assert len(origin_window) == 12
+    assert strict[torch.as_tensor(origin_window)].all()
+    p_only = picks.phase == 0
+    assert candidates(p_only, 0).any() and not candidates(p_only, 2).any()
 
 
 def _links(source, pick, station, phase, probability):

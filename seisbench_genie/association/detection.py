@@ -2,7 +2,8 @@
 its peaks.
 
 Windows are ``window_step_s`` apart on one global grid of origin times. Only windows where
-back-projected picks could make an event are evaluated (:func:`candidate_windows`), every
+back-projected picks could make an event (enough picks, and stations with both a P and an S
+pick) are evaluated (:func:`candidate_windows`), every
 :data:`DETECTION_STRIDE`-th first and then the neighbours of busy ones, in chunks of windows
 that bound the memory (:func:`detect_windows`).
 """
@@ -34,7 +35,10 @@ PEAK_FLOOR_FACTOR = 0.75
 #: A window is a candidate when some node collects at least this fraction of ``min_picks``
 #: back-projected picks within +-1 window: an event with ``min_picks`` picks back-projects at
 #: least ~70 % of them into one node and +-1 window (S residuals of a node half a cell away
-#: can fall outside) ...
+#: can fall outside). The same fraction of ``min_p_and_s_stations`` of that node's stations
+#: must each back-project a P and an S pick there (measured on the synthetic days of
+#: ``docs/benchmarks.md``, "Candidate windows with stations that have P and S": no event
+#: lost beyond one on any kind of day, a third fewer windows in the later rounds) ...
 BACKPROJECTED_FRACTION = 0.7
 #: ... and never fewer than this many.
 MIN_BACKPROJECTED = 3
@@ -54,6 +58,7 @@ def candidate_windows(
     step_s: float,
     min_count: int,
     pick_phase: torch.Tensor | None = None,
+    min_p_and_s: int = 0,
     chunk: int = 4096,
 ) -> torch.Tensor:
     """Windows where enough picks could make an event (the rest is never evaluated).
@@ -61,7 +66,9 @@ def candidate_windows(
     Every pick is back-projected to the origin time it implies at each source node linked to
     its station, for a P and an S hypothesis (or, when ``pick_phase`` (0 = P, 1 = S) is
     given, for its labelled phase only); a window is kept when some node collects at least
-    ``min_count`` back-projected picks within +-1 window. Returns a (n_windows,) bool mask.
+    ``min_count`` back-projected picks within +-1 window and, with ``pick_phase`` and
+    ``min_p_and_s`` > 0, at least ``min_p_and_s`` of its stations each back-project both a
+    P and an S pick there. Returns a (n_windows,) bool mask.
 
     Examples
     --------
@@ -80,6 +87,11 @@ def candidate_windows(
     table = first[:, None] + slot[None, :]
     valid = slot[None, :] < per_sta[:, None]
     table = torch.where(valid, order[table.clamp(max=len(order) - 1)], -1)
+    by_phase = pick_phase is not None and min_p_and_s > 0
+    n_pairs = len(graph.pair_station)
+    # With by_phase: the phases whose picks reach each (window, station-node pair), as bits
+    # (1 = P, 2 = S).
+    reached = torch.zeros((n_windows + 2, n_pairs) if by_phase else (0, 0), dtype=torch.uint8)
     for i in range(0, len(pick_time_s), chunk):
         st = pick_station[i:i + chunk]
         t = pick_time_s[i:i + chunk]
@@ -94,8 +106,21 @@ def candidate_windows(
                 keep &= (pick_phase[i:i + chunk] == code)[:, None]
             flat = w[keep] * n + graph.pair_source[p[keep]]
             counts.view(-1).index_add_(0, flat, torch.ones_like(flat, dtype=torch.int32))
+            if by_phase:
+                at = w[keep] * n_pairs + p[keep]
+                reached.view(-1)[at] = reached.view(-1)[at] | (1 << code)
     smooth = counts[:-2] + counts[1:-1] + counts[2:]
-    return (smooth.max(dim=1).values >= min_count)
+    enough = smooth >= min_count  # (n_windows, n)
+    if by_phase:
+        # Only where the count already suffices (row w of the +-1 sums is w .. w + 2).
+        rows = torch.nonzero(enough.any(dim=1)).squeeze(1)
+        phases = reached[rows] | reached[rows + 1] | reached[rows + 2]
+        row, pair = torch.nonzero(phases == 3, as_tuple=True)
+        stations = torch.zeros(len(rows) * n, dtype=torch.int32)
+        stations.index_add_(0, row * n + graph.pair_source[pair],
+                            torch.ones_like(row, dtype=torch.int32))
+        enough[rows] &= stations.view(len(rows), n) >= min_p_and_s
+    return enough.any(dim=1)
 
 
 @torch.no_grad()
@@ -233,8 +258,10 @@ def detect_windows(grid: NodeGrid, picks: PickSet, params: AssociationParams, th
     if i1 <= i0:
         return WindowPeaks.empty()
     min_count = max(MIN_BACKPROJECTED, int(BACKPROJECTED_FRACTION * params.min_picks))
+    min_p_and_s = int(BACKPROJECTED_FRACTION * params.min_p_and_s_stations)
     keep = candidate_windows(picks.station[i0:i1], picks.time_s[i0:i1], grid.graph, grid.tp,
-                             grid.ts, t_a, n_win, step, min_count, picks.phase[i0:i1])
+                             grid.ts, t_a, n_win, step, min_count, picks.phase[i0:i1],
+                             min_p_and_s)
     if active is not None:
         window = torch.arange(a, a + n_win)
         inside = (window >= 0) & (window < len(active))

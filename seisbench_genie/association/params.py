@@ -79,7 +79,9 @@ class AssociationParams:
         Minimum associated picks per event."""))
     min_p_and_s_stations: int = field(default=4, metadata=_doc("""
         Minimum stations with both a P and an S pick per event (PyOcto's
-        ``n_p_and_s_picks`` in the Puente et al. benchmark settings); 0 switches it off."""))
+        ``n_p_and_s_picks`` in the Puente et al. benchmark settings); 0 switches it off.
+        The network is evaluated only in windows where 70 % of that many stations
+        back-project both a P and an S pick to one node."""))
     require_fit: bool = field(default=True, metadata=_doc("""
         Check each event's picks against a hypocentre located from them. The tolerance is the
         association tolerance (0.5 s + 2 % of the P travel time, x 1.7 for S) widened to the
