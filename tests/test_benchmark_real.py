@@ -512,6 +512,29 @@ def test_realistic_days_take_generator_ranges(tmp_path):
         write_days(config, tmp_path / "bad", [40003], {"n_windows": (1, 2)})
 
 
+def test_realistic_days_with_event_picks_only_keep_the_same_events_picks(tmp_path):
+    """``event_picks_only``: the same day without a single pick of no event; every pick of an
+    event is still there with its time and label, and the truth and the input agree row by
+    row (the scoring reads pick positions)."""
+    from pathlib import Path
+
+    from seisbench_genie.benchmark.realistic_days import write_days
+
+    config = Path(__file__).resolve().parents[1] / "pretrained" / "crustal.yaml"
+    (full,) = write_days(config, tmp_path / "full", [40004])
+    (clean,) = write_days(config, tmp_path / "clean", [40004], event_picks_only=True)
+    all_picks = pd.read_csv(full / "truth_picks.csv")
+    kept = pd.read_csv(clean / "truth_picks.csv")
+    assert (all_picks["event"] < 0).sum() > 0
+    assert (kept["event"] >= 0).all()
+    pd.testing.assert_frame_equal(
+        kept, all_picks[all_picks["event"] >= 0].reset_index(drop=True))
+    pd.testing.assert_frame_equal(pd.read_csv(clean / "picks.csv"),
+                                  kept[["station", "phase", "time"]])
+    for name in ("truth_events.csv", "reference.csv", "stations.csv"):
+        assert (clean / name).read_text() == (full / name).read_text()
+
+
 def test_stage_losses_follow_the_other_associators_small_events(real_day, isolated_caches,
                                                                  tmp_path):
     """`--stage-losses`: each small event of the other associator (here the true events and

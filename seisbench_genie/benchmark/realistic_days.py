@@ -30,6 +30,10 @@ the false-pick rates of a deep-learning picker and a dense aftershock network::
     python -m seisbench_genie.benchmark.realistic_days write pretrained/crustal.yaml DAYS \\
         --seeds 42001-42008 --set false_pick_rate_per_station_hour=0,20 --set bursts=0,0 \\
         --set regional_arrivals_per_hour=0,2 --set aperture_km=30,80
+
+``write --event-picks-only`` writes the same days with only the picks of events: what a
+picker whose probability told every artefact apart would give, an upper bound on what a
+pick-probability filter or weight can gain.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from seisbench_genie.metrics import evaluate
+from seisbench_genie.picks import times_to_posix
 
 #: Stations per day: the size of a dense regional or aftershock network (the real day that
 #: motivated these checks had 60 stations).
@@ -64,13 +69,18 @@ def _iso(posix_s: pd.Series) -> pd.Series:
 
 
 def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int],
-               overrides: Mapping[str, tuple[float, float]] | None = None) -> list[Path]:
+               overrides: Mapping[str, tuple[float, float]] | None = None,
+               event_picks_only: bool = False) -> list[Path]:
     """Write one folder per seed with ``picks.csv``, ``stations.csv``, ``velocity_model.csv``,
     ``reference.csv`` (in-network events) and the truth (``truth_picks.csv``,
     ``truth_events.csv``).
 
     ``overrides`` replaces ranges of the generator (fields of
     :class:`~seisbench_genie.synthetic.training.SyntheticDayConfig`, given as (low, high)).
+    ``event_picks_only`` keeps only the picks of events (false picks, coda picks, duplicates
+    and regional arrivals removed) from the same days: the input of a picker whose
+    probability told every artefact apart, an upper bound on what a pick-probability filter
+    or weight can gain. The events' picks keep their errors and wrong phase labels.
 
     Examples
     --------
@@ -92,6 +102,8 @@ def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int
     folders = []
     for seed in seeds:
         picks, stations, events, model = validation_day(config, seed, DAY_DURATION_S)
+        if event_picks_only:
+            picks = picks[picks["event"] >= 0].reset_index(drop=True)
         folder = Path(out_dir) / f"day{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         table = picks.assign(time=_iso(picks["time"]))
@@ -150,7 +162,7 @@ def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
     rows = []
     for day in sorted(Path(days_dir).glob("day*")):
         picks = pd.read_csv(day / "truth_picks.csv")
-        picks["time"] = pd.to_datetime(picks["time"]).astype("int64") / 1e9
+        picks["time"] = times_to_posix(picks["time"])
         events = pd.read_csv(day / "truth_events.csv")
         n_picks = np.bincount(picks["event"][picks["event"] >= 0], minlength=len(events))
         lo, hi = SMALL_EVENT_PICKS
@@ -159,7 +171,7 @@ def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
             assignments = pd.read_csv(run)
             predicted = pd.read_csv(run.with_name("events.csv"))
             for frame in (assignments, predicted):
-                frame["time"] = pd.to_datetime(frame["time"]).astype("int64") / 1e9
+                frame["time"] = times_to_posix(frame["time"])
             score = evaluate(picks, assignments, events, predicted)
             small_score = evaluate(picks, assignments, events.assign(
                 in_network=small), predicted)
@@ -206,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="replace a range of the generator (repeatable), e.g. "
                         "false_pick_rate_per_station_hour=0,20 (per station-hour) or "
                         "aperture_km=30,80 (km)")
+    w.add_argument("--event-picks-only", action="store_true",
+                   help="keep only the picks of events (the same days without false picks, "
+                        "coda picks, duplicates and regional arrivals: what a perfect "
+                        "pick-probability filter would leave)")
     s = sub.add_parser("score", help="score benchmark-real outputs against the truth")
     s.add_argument("days")
     s.add_argument("runs")
@@ -227,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         first, _, last = args.seeds.partition("-")
         seeds = range(int(first), int(last or first) + 1)
         try:
-            folders = write_days(args.config, args.out, seeds, dict(args.ranges))
+            folders = write_days(args.config, args.out, seeds, dict(args.ranges),
+                                 event_picks_only=args.event_picks_only)
         except ValueError as err:
             parser.error(str(err))
         for folder in folders:
