@@ -512,18 +512,26 @@ def test_realistic_days_take_generator_ranges(tmp_path):
         write_days(config, tmp_path / "bad", [40003], {"n_windows": (1, 2)})
 
 
-def test_realistic_days_with_event_picks_only_keep_the_same_events_picks(tmp_path):
-    """``event_picks_only``: the same day without a single pick of no event; every pick of an
-    event is still there with its time and label, and the truth and the input agree row by
-    row (the scoring reads pick positions)."""
+def test_realistic_days_with_a_pick_filter_keep_the_same_events_picks(tmp_path):
+    """``pick_filter``: (1, 0) gives the same day without a single pick of no event, every
+    pick of an event still there with its time and label, the truth and the input agreeing
+    row by row (the scoring reads pick positions); (0.5, 0.2) removes about those shares;
+    shares outside [0, 1] are a clear error."""
     from pathlib import Path
 
     from seisbench_genie.benchmark.realistic_days import write_days
 
     config = Path(__file__).resolve().parents[1] / "pretrained" / "crustal.yaml"
     (full,) = write_days(config, tmp_path / "full", [40004])
-    (clean,) = write_days(config, tmp_path / "clean", [40004], event_picks_only=True)
+    (clean,) = write_days(config, tmp_path / "clean", [40004], pick_filter=(1.0, 0.0))
+    (half,) = write_days(config, tmp_path / "half", [40004], pick_filter=(0.5, 0.2))
     all_picks = pd.read_csv(full / "truth_picks.csv")
+    labels = all_picks["event"] >= 0
+    thinned = pd.read_csv(half / "truth_picks.csv")["event"] >= 0
+    assert thinned.sum() == pytest.approx(0.8 * labels.sum(), rel=0.1)
+    assert (~thinned).sum() == pytest.approx(0.5 * (~labels).sum(), rel=0.1)
+    with pytest.raises(ValueError, match="shares must lie in"):
+        write_days(config, tmp_path / "bad", [40004], pick_filter=(1.5, 0.0))
     kept = pd.read_csv(clean / "truth_picks.csv")
     assert (all_picks["event"] < 0).sum() > 0
     assert (kept["event"] >= 0).all()
@@ -531,8 +539,32 @@ def test_realistic_days_with_event_picks_only_keep_the_same_events_picks(tmp_pat
         kept, all_picks[all_picks["event"] >= 0].reset_index(drop=True))
     pd.testing.assert_frame_equal(pd.read_csv(clean / "picks.csv"),
                                   kept[["station", "phase", "time"]])
-    for name in ("truth_events.csv", "reference.csv", "stations.csv"):
+    for name in ("reference.csv", "stations.csv"):
         assert (clean / name).read_text() == (full / name).read_text()
+    # the events are the same, with their pick counts before the filter (the small events
+    # are scored as the same earthquakes)
+    events = pd.read_csv(clean / "truth_events.csv")
+    pd.testing.assert_frame_equal(events.drop(columns="picks_before_filter"),
+                                  pd.read_csv(full / "truth_events.csv"))
+    counts = all_picks.loc[labels, "event"].value_counts()
+    assert (events["picks_before_filter"]
+            == counts.reindex(events["event"]).fillna(0).to_numpy()).all()
+    # scored on the filtered day, the small events are the unfiltered day's
+    from seisbench_genie.benchmark.realistic_days import SMALL_EVENT_PICKS, score_runs
+
+    lo, hi = SMALL_EVENT_PICKS
+    n = counts.reindex(events["event"]).fillna(0).to_numpy()
+    small = int((events["in_network"] & (n >= lo) & (n <= hi)).sum())
+    picks = pd.read_csv(half / "truth_picks.csv")
+    on = (picks["event"] >= 0).to_numpy()
+    run = tmp_path / "runs" / half.name / "truth"
+    run.mkdir(parents=True)
+    pd.DataFrame({"pick_idx": np.flatnonzero(on), "event_idx": picks["event"][on],
+                  "time": picks["time"][on]}).to_csv(run / "assignments.csv", index=False)
+    pd.read_csv(half / "truth_events.csv").rename(columns={"event": "event_idx"}).assign(
+        time=lambda e: pd.to_datetime(e["time"], unit="s").dt.strftime(
+            "%Y-%m-%dT%H:%M:%S.%f")).to_csv(run / "events.csv", index=False)
+    assert score_runs(tmp_path / "half", tmp_path / "runs").loc["truth", "small_events"] == small
 
 
 def test_stage_losses_follow_the_other_associators_small_events(real_day, isolated_caches,

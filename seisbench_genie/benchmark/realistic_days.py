@@ -33,7 +33,9 @@ the false-pick rates of a deep-learning picker and a dense aftershock network::
 
 ``write --event-picks-only`` writes the same days with only the picks of events: what a
 picker whose probability told every artefact apart would give, an upper bound on what a
-pick-probability filter or weight can gain.
+pick-probability filter or weight can gain. ``write --pick-filter A,E`` models a real filter
+(a higher picker threshold, say): it removes a share A of the picks of no event and a share E
+of the events' picks, at random.
 """
 
 from __future__ import annotations
@@ -70,17 +72,21 @@ def _iso(posix_s: pd.Series) -> pd.Series:
 
 def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int],
                overrides: Mapping[str, tuple[float, float]] | None = None,
-               event_picks_only: bool = False) -> list[Path]:
+               pick_filter: tuple[float, float] | None = None) -> list[Path]:
     """Write one folder per seed with ``picks.csv``, ``stations.csv``, ``velocity_model.csv``,
     ``reference.csv`` (in-network events) and the truth (``truth_picks.csv``,
     ``truth_events.csv``).
 
     ``overrides`` replaces ranges of the generator (fields of
     :class:`~seisbench_genie.synthetic.training.SyntheticDayConfig`, given as (low, high)).
-    ``event_picks_only`` keeps only the picks of events (false picks, coda picks, duplicates
-    and regional arrivals removed) from the same days: the input of a picker whose
-    probability told every artefact apart, an upper bound on what a pick-probability filter
-    or weight can gain. The events' picks keep their errors and wrong phase labels.
+    ``pick_filter`` (a, e) removes from the same days a share ``a`` of the picks of no event
+    (false picks, coda picks, duplicates, regional arrivals) and a share ``e`` of the events'
+    picks, drawn at random with the day's seed: the input of a picker-probability filter
+    that tells artefacts apart that well. (1, 0) keeps only the events' picks, an upper
+    bound on what a pick-probability filter or weight can gain. The kept picks keep their
+    errors and wrong phase labels; ``truth_events.csv`` then also holds each event's pick
+    count before the filter (``picks_before_filter``), by which :func:`score_runs` picks the
+    small events, so that they are the same earthquakes with and without the filter.
 
     Examples
     --------
@@ -92,6 +98,10 @@ def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int
     from seisbench_genie.training.config import TrainingConfig
     from seisbench_genie.training.validation import validation_day
 
+    if pick_filter is not None:
+        pick_filter = (float(pick_filter[0]), float(pick_filter[1]))
+        if not all(0.0 <= share <= 1.0 for share in pick_filter):
+            raise ValueError(f"pick_filter: shares must lie in [0, 1], got {pick_filter}")
     config = TrainingConfig.from_dict(yaml.safe_load(Path(config_path).read_text()))
     generator = dataclasses.replace(config.generator, magnitude_detection_fraction=1.0,
                                     n_stations=N_STATIONS,
@@ -102,8 +112,11 @@ def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int
     folders = []
     for seed in seeds:
         picks, stations, events, model = validation_day(config, seed, DAY_DURATION_S)
-        if event_picks_only:
-            picks = picks[picks["event"] >= 0].reset_index(drop=True)
+        if pick_filter is not None:
+            # The small events stay those of the unfiltered day (the same earthquakes).
+            events = events.assign(picks_before_filter=np.bincount(
+                picks["event"][picks["event"] >= 0], minlength=len(events)))
+            picks = _filtered(picks, pick_filter, seed)
         folder = Path(out_dir) / f"day{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         table = picks.assign(time=_iso(picks["time"]))
@@ -119,6 +132,16 @@ def write_days(config_path: str | Path, out_dir: str | Path, seeds: Sequence[int
             folder / "reference.csv", index=False)
         folders.append(folder)
     return folders
+
+
+def _filtered(picks: pd.DataFrame, pick_filter: tuple[float, float], seed: int
+              ) -> pd.DataFrame:
+    """``picks`` without a random share ``pick_filter[0]`` of the picks of no event and
+    ``pick_filter[1]`` of the events' picks (shares in [0, 1])."""
+    artefacts, event_picks = pick_filter
+    share = np.where(picks["event"].to_numpy() >= 0, event_picks, artefacts)
+    removed = np.random.default_rng(seed).random(len(picks)) < share
+    return picks[~removed].reset_index(drop=True)
 
 
 def _generator_ranges(generator: Any, overrides: Mapping[str, tuple[float, float]]
@@ -164,7 +187,8 @@ def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
         picks = pd.read_csv(day / "truth_picks.csv")
         picks["time"] = times_to_posix(picks["time"])
         events = pd.read_csv(day / "truth_events.csv")
-        n_picks = np.bincount(picks["event"][picks["event"] >= 0], minlength=len(events))
+        n_picks = (events["picks_before_filter"].to_numpy() if "picks_before_filter" in events
+                   else np.bincount(picks["event"][picks["event"] >= 0], minlength=len(events)))
         lo, hi = SMALL_EVENT_PICKS
         small = events["in_network"] & (n_picks >= lo) & (n_picks <= hi)
         for run in sorted((Path(runs_dir) / day.name).glob("*/assignments.csv")):
@@ -189,6 +213,18 @@ def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
     pooled["event_precision"] = pooled["matched"] / pooled["events"]
     pooled["small_event_recall"] = pooled["small_matched"] / pooled["small_events"]
     return pooled
+
+
+def _shares(text: str) -> tuple[float, float]:
+    """``A,E``: two shares in [0, 1]."""
+    try:
+        a, e = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A,E (two shares 0-1), got {text!r}"
+                                         ) from None
+    if not (0.0 <= a <= 1.0 and 0.0 <= e <= 1.0):
+        raise argparse.ArgumentTypeError(f"shares must lie in [0, 1], got {text!r}")
+    return a, e
 
 
 def _classify_setting(text: str) -> tuple[str, Any]:
@@ -221,7 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--event-picks-only", action="store_true",
                    help="keep only the picks of events (the same days without false picks, "
                         "coda picks, duplicates and regional arrivals: what a perfect "
-                        "pick-probability filter would leave)")
+                        "pick-probability filter would leave); as --pick-filter 1,0")
+    w.add_argument("--pick-filter", type=_shares, metavar="A,E",
+                   help="remove a share A (0-1) of the picks of no event and a share E (0-1) "
+                        "of the events' picks, at random: a picker-probability filter")
     s = sub.add_parser("score", help="score benchmark-real outputs against the truth")
     s.add_argument("days")
     s.add_argument("runs")
@@ -243,8 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         first, _, last = args.seeds.partition("-")
         seeds = range(int(first), int(last or first) + 1)
         try:
+            pick_filter = (1.0, 0.0) if args.event_picks_only else args.pick_filter
             folders = write_days(args.config, args.out, seeds, dict(args.ranges),
-                                 event_picks_only=args.event_picks_only)
+                                 pick_filter=pick_filter)
         except ValueError as err:
             parser.error(str(err))
         for folder in folders:
