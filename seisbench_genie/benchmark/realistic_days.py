@@ -216,14 +216,12 @@ def score_runs(days_dir: str | Path, runs_dir: str | Path) -> pd.DataFrame:
 
 
 def _shares(text: str) -> tuple[float, float]:
-    """``A,E``: two shares in [0, 1]."""
+    """``A,E``: two numbers (:func:`write_days` checks that they are shares)."""
     try:
         a, e = (float(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected A,E (two shares 0-1), got {text!r}"
                                          ) from None
-    if not (0.0 <= a <= 1.0 and 0.0 <= e <= 1.0):
-        raise argparse.ArgumentTypeError(f"shares must lie in [0, 1], got {text!r}")
     return a, e
 
 
@@ -254,13 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="replace a range of the generator (repeatable), e.g. "
                         "false_pick_rate_per_station_hour=0,20 (per station-hour) or "
                         "aperture_km=30,80 (km)")
-    w.add_argument("--event-picks-only", action="store_true",
-                   help="keep only the picks of events (the same days without false picks, "
-                        "coda picks, duplicates and regional arrivals: what a perfect "
-                        "pick-probability filter would leave); as --pick-filter 1,0")
-    w.add_argument("--pick-filter", type=_shares, metavar="A,E",
-                   help="remove a share A (0-1) of the picks of no event and a share E (0-1) "
-                        "of the events' picks, at random: a picker-probability filter")
+    only = w.add_mutually_exclusive_group()
+    only.add_argument("--event-picks-only", action="store_true",
+                      help="keep only the picks of events (the same days without false picks, "
+                           "coda picks, duplicates and regional arrivals: what a perfect "
+                           "pick-probability filter would leave); as --pick-filter 1,0")
+    only.add_argument("--pick-filter", type=_shares, metavar="A,E",
+                      help="remove a share A (0-1) of the picks of no event and a share E "
+                           "(0-1) of the events' picks, at random: a picker-probability filter")
     s = sub.add_parser("score", help="score benchmark-real outputs against the truth")
     s.add_argument("days")
     s.add_argument("runs")
