@@ -201,6 +201,7 @@ class GENIE(PoochPretrainedModel):
         detection_grids: int | None = _DEFAULTS.detection_grids,
         rounds: int = _DEFAULTS.rounds,
         later_round_spacing: float | None = _DEFAULTS.later_round_spacing,
+        edge_tolerance_km: float | None = _DEFAULTS.edge_tolerance_km,
         batch_size: int | None = _DEFAULTS.batch_size,
         detection_chunk_s: float = _DEFAULTS.detection_chunk_s,
         chunk_s: float = _DEFAULTS.chunk_s,
@@ -296,7 +297,8 @@ class GENIE(PoochPretrainedModel):
             association_threshold=association_threshold, min_picks=min_picks,
             min_p_and_s_stations=min_p_and_s_stations, require_fit=require_fit,
             verify_candidates=verify_candidates, detection_grids=detection_grids,
-            rounds=rounds, later_round_spacing=later_round_spacing, batch_size=batch_size,
+            rounds=rounds, later_round_spacing=later_round_spacing,
+            edge_tolerance_km=edge_tolerance_km, batch_size=batch_size,
             detection_chunk_s=detection_chunk_s, chunk_s=chunk_s, progress=progress,
             station_term_iterations=station_term_iterations)
         auto_terms = isinstance(station_terms, str)

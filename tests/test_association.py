@@ -129,7 +129,8 @@ def test_bad_arguments_name_the_culprit(model, day):
     for name, bad in (("association_threshold", 1.5), ("detection_threshold", "high"),
                       ("min_picks", 0), ("min_p_and_s_stations", -1), ("require_fit", "yes"),
                       ("chunk_s", 0.0), ("batch_size", 2.5), ("rounds", 0),
-                      ("later_round_spacing", 0.0), ("later_round_spacing", 1.5)):
+                      ("later_round_spacing", 0.0), ("later_round_spacing", 1.5),
+                      ("edge_tolerance_km", -1.0), ("edge_tolerance_km", float("inf"))):
         with pytest.raises(ValueError, match=name):
             model.classify(picks, day.stations, **{name: bad})
     for region in ({"latitude": (35, 36)}, {"depth_km": (0, 10), "radius": 3},
@@ -144,6 +145,36 @@ def test_bad_arguments_name_the_culprit(model, day):
     shallow = get("layered", model=day.velocity_model, max_distance_km=300, max_depth_km=20)
     with pytest.raises(ValueError, match="depth_km.*40.*20"):
         model.classify(picks, day.stations, velocity_model=shallow, region={"depth_km": (0, 40)})
+
+
+def test_events_located_outside_the_region_are_left_out_with_their_picks(model, day):
+    """A region over the western half of the network: with no edge tolerance every event
+    reported lies inside it, with an unbounded one some lie well outside, and the events
+    inside are the same in both runs with the same picks (the others' picks are freed, not
+    given to anyone)."""
+    st = day.stations
+    lon_edge = (st["longitude"].min() + st["longitude"].max()) / 2
+    region = {"latitude": (st["latitude"].min(), st["latitude"].max()),
+              "longitude": (st["longitude"].min(), lon_edge)}
+    picks = day.picks[["station", "phase", "time"]]
+    runs = {tol: model.classify(picks, st, velocity_model=day.velocity_model, region=region,
+                                edge_tolerance_km=tol) for tol in (0.0, 1000.0)}
+    inside, every = runs[0.0], runs[1000.0]
+    east_km = (every.events["longitude"] - lon_edge) * 111.19 * np.cos(np.radians(34.0))
+    assert (east_km > 10.0).any()  # the association locates some events well outside
+    km_per_degree = 111.19 * np.cos(np.radians(st["latitude"].max()))
+    assert ((inside.events["longitude"] - lon_edge) * km_per_degree <= 1.0).all()
+    kept = every.events[east_km.to_numpy() <= 1.0]
+    assert len(inside.events) == len(kept) > 0
+    assert inside.events["time"].tolist() == pytest.approx(kept["time"].tolist())
+
+    def picks_of(out, ids):
+        by_event = out.assignments.groupby("event_idx")["pick_idx"]
+        return [sorted(by_event.get_group(i)) for i in ids]
+
+    assert (picks_of(inside, inside.events["event_idx"])
+            == picks_of(every, kept["event_idx"]))
+    assert len(inside.assignments) == sum(map(len, picks_of(every, kept["event_idx"])))
 
 
 def test_thread_count_is_restored_and_changes_nothing(model, day, result):

@@ -641,3 +641,17 @@ def test_network60_benchmark_days_join_without_an_event_twice(tmp_path, capsys):
         bench_main(["--workload", "network60", "--cache", str(tmp_path / "new"),
                     "--config", str(tmp_path / "missing.yaml"), "--days", "1"])
     assert exc.value.code == 2 and "missing.yaml" in capsys.readouterr().err
+
+
+def test_edge_tolerance_option_reaches_classify_and_is_checked(tmp_path, capsys):
+    from seisbench_genie.runs.cli import classify_kwargs
+
+    parser = build_parser()
+    base = ["associate", "p.csv", "--stations", "s.csv", "--out", str(tmp_path / "out")]
+    assert classify_kwargs(parser.parse_args(base))["edge_tolerance_km"] is None  # the model's
+    given = parser.parse_args(base + ["--edge-tolerance-km", "0"])
+    assert classify_kwargs(given)["edge_tolerance_km"] == 0.0
+    for bad in ("-5", "inf", "far"):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(base + ["--edge-tolerance-km", bad])
+        assert exc.value.code == 2 and "--edge-tolerance-km" in capsys.readouterr().err

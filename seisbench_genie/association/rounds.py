@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 
+from seisbench_genie.association.tables import keep_events
 from seisbench_genie.nn.candidates import (
     S_TOLERANCE_FACTOR,
     arrival_tolerance_s,
@@ -215,16 +216,7 @@ def without_pieces(bound, events: pd.DataFrame, new_events: pd.DataFrame,
     n = len(new_events)
     share = (np.bincount(event, weights=explained, minlength=n)
              / np.maximum(np.bincount(event, minlength=n), 1))
-    keep = share < PIECE_SHARE  # by event_idx
-    if keep.all():
-        return new_events, new_assignments
-    renumber = np.full(n, -1)
-    renumber[keep] = np.arange(int(keep.sum()))
-    kept = new_events[keep[new_events["event_idx"].to_numpy()]]
-    kept = kept.assign(event_idx=renumber[kept["event_idx"].to_numpy()]).reset_index(drop=True)
-    asg = new_assignments[keep[event]]
-    asg = asg.assign(event_idx=renumber[asg["event_idx"].to_numpy()]).reset_index(drop=True)
-    return kept, asg
+    return keep_events(new_events, new_assignments, share < PIECE_SHARE)
 
 
 def add_round(events: pd.DataFrame, assignments: pd.DataFrame, new_events: pd.DataFrame,

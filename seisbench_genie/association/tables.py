@@ -24,6 +24,32 @@ def empty_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     return empty_table(LOCAL_EVENT_COLUMNS), empty_table(ASSIGNMENT_COLUMNS)
 
 
+def keep_events(events: pd.DataFrame, assignments: pd.DataFrame, keep: np.ndarray
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events whose ``keep[event_idx]`` is True and their assignments, renumbered 0, 1,
+    ... in their order (``event_idx`` must be 0 .. len(events) - 1); the picks of the others
+    stay unassociated.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"event_idx": [0, 1, 2], "time": [10.0, 20.0, 30.0]})
+    >>> asg = pd.DataFrame({"pick_idx": [4, 5, 6], "event_idx": [0, 1, 2]})
+    >>> e, a = keep_events(ev, asg, np.array([True, False, True]))
+    >>> e["event_idx"].tolist(), a["pick_idx"].tolist(), a["event_idx"].tolist()
+    ([0, 1], [4, 6], [0, 1])
+    """
+    keep = np.asarray(keep, dtype=bool)
+    if keep.all():
+        return events, assignments
+    renumber = np.full(len(keep), -1)
+    renumber[keep] = np.arange(int(keep.sum()))
+    kept = events[keep[events["event_idx"].to_numpy()]]
+    kept = kept.assign(event_idx=renumber[kept["event_idx"].to_numpy()]).reset_index(drop=True)
+    held = assignments[keep[assignments["event_idx"].to_numpy()]]
+    held = held.assign(event_idx=renumber[held["event_idx"].to_numpy()]).reset_index(drop=True)
+    return kept, held
+
+
 def event_tables(picks: PickSet, location: LocationResult, score: torch.Tensor,
                  links: pd.DataFrame, sources: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Event and assignment tables of located ``sources`` (sorted) and their links.

@@ -26,7 +26,14 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from seisbench_genie.argtypes import count, fraction, positive_float, positive_int, probability
+from seisbench_genie.argtypes import (
+    count,
+    fraction,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 PROG = "seisbench-genie associate"
 #: Seconds to wait for a Dask scheduler to answer before giving up (a scheduler on the same
@@ -119,6 +126,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="without --region: search the box of the stations with picks "
                           "widened by KM on each side instead of the model's margin (20 km "
                           "for crustal), to catalog events around the network too")
+    sel.add_argument("--edge-tolerance-km", type=nonnegative_float, default=None, metavar="KM",
+                     help="events located more than KM outside the search volume are not "
+                          "reported, and their picks stay unassociated (default: half the "
+                          "model's margin, 10 km for crustal)")
     sel.add_argument("--start", default=None, metavar="TIME",
                      help="only events with origin times at or after TIME (ISO 8601 UTC, e.g. "
                           "2024-01-01T00:00:00, or POSIX seconds) (default: all)")
@@ -209,7 +220,8 @@ def classify_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "association_threshold": args.association_threshold, "min_picks": args.min_picks,
         "min_p_and_s_stations": args.min_p_and_s_stations,
         "detection_grids": args.detection_grids, "rounds": args.rounds,
-        "later_round_spacing": args.later_round_spacing}
+        "later_round_spacing": args.later_round_spacing,
+        "edge_tolerance_km": args.edge_tolerance_km}
     if args.detection_threshold is not None:
         kwargs["detection_threshold"] = args.detection_threshold
     if args.region is not None:
